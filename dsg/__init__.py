@@ -2,7 +2,7 @@
 
 The centre of dysen-vdm: planners (:mod:`dysen`) produce DSGs, encoders (:mod:`rgtrm`) consume them,
 and graph researchers use it on its own. It depends on nothing else of this project, and imports only
-numpy, torch and torch_geometric eagerly (networkx, matplotlib, spaCy and hypothesis on use).
+numpy and torch eagerly (torch_geometric, networkx, matplotlib, spaCy and hypothesis on use).
 """
 
 from .batching import EncodedDSG, FrameInstanceBatch, collate, decode, encode
@@ -37,13 +37,12 @@ from .metrics import (
 )
 from .protocols import Planner, VisualParser
 from .schedule import Event, EventSchedule
-from .temporal import DSGTemporalData, collate_temporal, from_temporal_data, to_temporal_data
 from .vocab import DSGVocab, Vocabulary
 
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str):  # lazy: networkx / matplotlib / Action Genome only when asked for
+def __getattr__(name: str):  # lazy: PyG / networkx / matplotlib / Action Genome only when asked for
     lazy = {
         "to_networkx": "io_networkx",
         "from_networkx": "io_networkx",
@@ -52,6 +51,10 @@ def __getattr__(name: str):  # lazy: networkx / matplotlib / Action Genome only 
         "draw_timeline": "draw",
         "from_action_genome": "action_genome",
         "load_action_genome_json": "action_genome",
+        "DSGTemporalData": "temporal",
+        "collate_temporal": "temporal",
+        "from_temporal_data": "temporal",
+        "to_temporal_data": "temporal",
     }
     if name in lazy:
         import importlib

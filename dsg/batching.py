@@ -169,7 +169,7 @@ class FrameInstanceBatch:
         static attributes together; ``attr_static`` (bool, A) tells them apart.
     Entities: ``entity_label`` (E,), ``entity_graph`` (E,), ``entity_attr`` (2, S) rows (entity, attribute id).
     Pointers: ``frame_ptr`` (B + 1,), ``inst_ptr`` (B + 1,), ``entity_ptr`` (B + 1,), ``edge_ptr`` (B + 1,),
-        ``attr_ptr`` (B + 1,), ``entity_attr_ptr`` (B + 1,) and ``num_frames`` (B,); ``max_nodes`` the largest frame size.
+        ``attr_ptr``, ``entity_attr_ptr`` (B + 1,), ``num_frames`` (B,); ``max_nodes`` the largest frame size.
     ``meta`` keeps, per DSG, the entity ids and the non-tensor fields (text, schedule, provenance) so that
     :meth:`to_dsgs` is an exact inverse.
     """

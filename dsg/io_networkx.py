@@ -3,7 +3,8 @@
 Per-frame graph (:func:`frame_to_networkx`): nodes are entity ids with ``label`` (str) and ``attributes``
 (sorted tuple: static attributes of the entity plus those of the frame, the frame's own under
 ``frame_attributes``); edges ``subject -> object`` keyed by predicate with ``predicate`` set; a unary
-relation is a self-loop with ``unary=True``.
+relation is a self-loop with ``unary=True``, keyed ``"<predicate>|unary"`` so that it never collides with a
+reflexive relation of the same predicate.
 
 Time-expanded graph (:func:`to_time_expanded`): nodes are ``(entity_id, m)``; spatial edges as above
 (``kind="relation"``) and temporal edges ``(e, m) -> (e, m + 1)`` with ``kind="next"`` between instances
@@ -31,14 +32,16 @@ def frame_to_networkx(dsg: DynamicSceneGraph, m: int) -> nx.MultiDiGraph:
         g.add_node(ident, label=ent.label, static_attributes=ent.attributes, frame_attributes=sg.attributes_of(ident))
     for r in sg.relations:
         if r.object is None:
-            g.add_edge(r.subject, r.subject, key=r.predicate, predicate=r.predicate, unary=True)
+            g.add_edge(r.subject, r.subject, key=f"{r.predicate}|unary", predicate=r.predicate, unary=True)
         else:
             g.add_edge(r.subject, r.object, key=r.predicate, predicate=r.predicate, unary=False)
     return g
 
 
 def to_networkx(dsg: DynamicSceneGraph) -> list[nx.MultiDiGraph]:
-    """One ``MultiDiGraph`` per frame; graph attribute ``dsg`` holds the DSG-level fields of frame 0."""
+    """One ``MultiDiGraph`` per frame; the graph attribute ``dsg`` of each holds the DSG-level fields
+    (text, entity table, schedule, provenance), so :func:`from_networkx` is an exact inverse for DSGs with
+    at least one frame (a zero-frame DSG gives an empty list, which carries no fields)."""
     graphs = [frame_to_networkx(dsg, m) for m in range(dsg.num_frames)]
     meta = {
         "text": dsg.text,
@@ -109,7 +112,7 @@ def to_time_expanded(dsg: DynamicSceneGraph) -> nx.MultiDiGraph:
             g.add_edge(
                 (r.subject, m),
                 (dst, m),
-                key=r.predicate,
+                key=f"{r.predicate}|unary" if r.object is None else r.predicate,
                 kind="relation",
                 predicate=r.predicate,
                 unary=r.object is None,

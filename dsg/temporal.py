@@ -14,6 +14,7 @@ empty stream crashes. :class:`DSGTemporalData` stores the entity count explicitl
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,6 +47,15 @@ class DSGTemporalData(TemporalData):
         if n is None:
             return super().num_nodes if self.src is not None and self.src.numel() else 0
         return int(n.sum()) if isinstance(n, torch.Tensor) else int(n)
+
+    def index_select(self, idx: Any) -> DSGTemporalData:
+        """Select events (``data[2:5]``, a mask or indices); entity tables and presence are kept whole."""
+        out = copy.copy(self)
+        idx = torch.arange(self.num_events)[idx] if isinstance(idx, slice) else idx
+        for key in _EVENT_KEYS:
+            if key in out._store:
+                out._store[key] = self._store[key][idx]
+        return out
 
     def __inc__(self, key: str, value: Any, *args: Any, **kwargs: Any) -> Any:
         if key in _NODE_INDEXED:
@@ -137,7 +147,7 @@ def collate_temporal(datas: Sequence[DSGTemporalData]) -> DSGTemporalData:
     n_ent = torch.tensor([int(d.num_entities) for d in datas])
     offs = torch.cumsum(n_ent, 0) - n_ent
     out: dict[str, Any] = {}
-    keys = [k for k in datas[0] if k not in ("num_entities", "num_frames")]
+    keys = [k for k in datas[0].keys() if k not in ("num_entities", "num_frames")]  # noqa: SIM118 (iter = events)
     for key in keys:
         parts = [d[key] + offs[g] if key in _NODE_INDEXED else d[key] for g, d in enumerate(datas)]
         out[key] = torch.cat(parts)
