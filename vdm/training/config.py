@@ -1,0 +1,137 @@
+"""Training configuration: one dataclass, JSON files, named presets (tiny CPU model, paper scale)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+__all__ = ["TRAIN_PRESETS", "TrainConfig", "TrainConfigError"]
+
+
+class TrainConfigError(ValueError):
+    """A training configuration value is invalid (names the field)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs; saved as ``train_config.json`` in the output folder.
+
+    Stages (paper §4.3): ``"vae"`` (stage I, autoencoder), ``"dsg"`` (stage II, denoiser + RGTrm on gold or
+    precomputed DSGs), ``"planner"`` (stage III, DSGs from the planner in the loop). ``"text"`` trains the
+    text-only ablation ("w/o Dysen").
+    """
+
+    stage: str = "dsg"
+    output_dir: str = "outputs/train"
+    # data: the procedural world (``vdm.world``) at this size
+    num_frames: int = 16
+    resolution: int = 32
+    max_events: int = 3
+    train_size: int = 100_000
+    # models
+    backbone_preset: str = "latte-tiny"
+    vae_preset: str = "vae-tiny"
+    vae_path: str | None = None  # a stage-I VAE folder (save_pretrained) for stages II/III
+    dsg_arch: str = "rgtrm"
+    dsg_hidden: int = 128
+    dsg_layers: int = 2
+    dsg_heads: int = 4
+    gate_init: float = 0.1  # from-scratch models: a non-zero gate lets the DSG branch learn from step 0
+    text_encoder_path: str | None = None
+    planner_spec: str = "dysen:RuleBasedPlanner"
+    # diffusion
+    prediction_type: str = "epsilon"  # paper: epsilon; "v_prediction" optional
+    beta_schedule: str = "squaredcos_cap_v2"  # paper: linear DDPM, T = 1000; cosine converges faster on tiny data
+    num_train_timesteps: int = 1000
+    cond_dropout: float = 0.1
+    # optimisation
+    batch_size: int = 16
+    learning_rate: float = 3e-4
+    weight_decay: float = 0.0
+    warmup_steps: int = 100
+    max_steps: int = 1000
+    max_minutes: float | None = None
+    grad_accum: int = 1
+    max_grad_norm: float = 1.0
+    mixed_precision: str = "no"  # "no" | "bf16" | "fp16"
+    gradient_checkpointing: bool = False
+    ema_decay: float | None = 0.999
+    seed: int = 0
+    num_workers: int = 0
+    # bookkeeping
+    log_every: int = 10
+    checkpoint_every: int = 200
+    eval_every: int = 0
+    eval_prompts: int = 8
+    eval_steps: int = 20
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        checks = {
+            "stage": self.stage in ("vae", "dsg", "planner", "text"),
+            "prediction_type": self.prediction_type in ("epsilon", "v_prediction"),
+            "mixed_precision": self.mixed_precision in ("no", "bf16", "fp16"),
+            "batch_size": self.batch_size >= 1,
+            "max_steps": self.max_steps >= 1,
+            "grad_accum": self.grad_accum >= 1,
+            "learning_rate": self.learning_rate > 0,
+            "cond_dropout": 0.0 <= self.cond_dropout < 1.0,
+            "num_frames": self.num_frames >= 1,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise TrainConfigError(f"invalid {name}: {getattr(self, name)!r}")
+
+    def to_json(self, path: str | os.PathLike[str]) -> None:
+        Path(path).write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike[str]) -> TrainConfig:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise TrainConfigError(f"cannot read training config {path}: {exc}") from exc
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise TrainConfigError(f"unknown training config keys {unknown}; known: {sorted(known)}")
+        return cls(**data)
+
+    def override(self, **changes: Any) -> TrainConfig:
+        known = {f.name for f in fields(self)}
+        bad = sorted(k for k in changes if k not in known)
+        if bad:
+            raise TrainConfigError(f"unknown training config keys {bad}")
+        return replace(self, **changes)
+
+
+TRAIN_PRESETS: dict[str, dict[str, Any]] = {
+    # the embedded default, CPU rehearsal and 9-minute GPU run alike (same command, device picked automatically)
+    "tiny": {},
+    "tiny-vae": {"stage": "vae", "batch_size": 32, "learning_rate": 1e-3, "max_steps": 1500, "ema_decay": None},
+    "tiny-text": {"stage": "text"},
+    # paper scale (§5.1): 256x256 frames, 32x32x4 latents, 16 keyframes, RGTrm L=12, k=8, 768, UNet3D
+    "paper": {
+        "resolution": 256,
+        "backbone_preset": "unet3d-paper",
+        "vae_preset": "vae-paper",
+        "dsg_hidden": 768,
+        "dsg_layers": 12,
+        "dsg_heads": 8,
+        "gate_init": 0.0,
+        "beta_schedule": "linear",
+        "batch_size": 4,
+        "learning_rate": 5e-5,
+        "mixed_precision": "bf16",
+        "gradient_checkpointing": True,
+        "max_steps": 200_000,
+        "checkpoint_every": 5000,
+    },
+}
