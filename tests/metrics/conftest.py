@@ -12,9 +12,9 @@ from vdm.metrics import InceptionI3d, WeightsNotFoundError, build_clip_tokenizer
 
 @pytest.fixture(scope="session")
 def tiny_i3d() -> InceptionI3d:
-    """A randomly initialised InceptionI3d at 1/16 width with random BatchNorm statistics, in eval mode."""
+    """A randomly initialised InceptionI3d at 1/32 width with random BatchNorm statistics, in eval mode."""
     torch.manual_seed(0)
-    network = InceptionI3d(num_classes=12, width_divisor=16)
+    network = InceptionI3d(num_classes=12, width_divisor=32)
     for module in network.modules():
         if isinstance(module, torch.nn.BatchNorm3d):
             module.running_mean.uniform_(-0.1, 0.1)
