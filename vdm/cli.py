@@ -19,8 +19,10 @@ __all__ = ["DEFAULT_MODEL", "build_parser", "main"]
 
 DEFAULT_MODEL = Path(__file__).parent / "weights" / "default"
 
+
 class CLIError(Exception):
     """A user-facing error: printed without a traceback, exit status 2."""
+
 
 def _load_dsg_file(path: str) -> Any:
     import dsg
@@ -29,6 +31,7 @@ def _load_dsg_file(path: str) -> Any:
         return dsg.load_json(path)
     except (OSError, dsg.DSGError) as exc:
         raise CLIError(f"cannot read DSG file {path}: {exc}") from exc
+
 
 def cmd_plan(args: argparse.Namespace) -> None:
     import dsg
@@ -48,6 +51,7 @@ def cmd_plan(args: argparse.Namespace) -> None:
         print("degraded: " + "; ".join(graph.provenance.degraded))
     print(f"wrote {out / 'dsg.json'} and {out / 'dsg.png'}")
 
+
 def _load_pipeline(model: str, planner: str | None, device: str) -> Any:
     from .pipelines import DysenVDMPipeline
 
@@ -63,12 +67,13 @@ def _load_pipeline(model: str, planner: str | None, device: str) -> Any:
         pipe.planner = planner
     return pipe
 
+
 def cmd_generate(args: argparse.Namespace) -> None:
     import torch
 
     import dsg
 
-    from .video_io import write_video, write_strip
+    from .video_io import write_strip, write_video
 
     t0 = time.time()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
@@ -104,19 +109,23 @@ def cmd_generate(args: argparse.Namespace) -> None:
     for p in written:
         print(f"  {p}")
 
+
 def cmd_train(args: argparse.Namespace) -> None:
     from .training.cli import run_train
 
     run_train(args)
+
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from .training.cli import run_evaluate
 
     run_evaluate(args)
 
+
 def cmd_annotate(args: argparse.Namespace) -> None:
     mod = _planner_cli(args.cli_module)
     mod.run_annotate(args)
+
 
 def _planner_cli(name: str) -> Any:
     import importlib
@@ -125,6 +134,7 @@ def _planner_cli(name: str) -> Any:
         return importlib.import_module(name)
     except ImportError as exc:
         raise CLIError(f"`annotate` needs the planner package's CLI module {name!r}: {exc}") from exc
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dysen-vdm", description="Dynamics-aware text-to-video diffusion with DSGs.")
@@ -171,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     an.set_defaults(func=cmd_annotate)
     return p
 
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -189,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         raise
     return 0
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

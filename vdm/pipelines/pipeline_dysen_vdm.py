@@ -156,7 +156,7 @@ class DysenVDMPipeline(DiffusionPipeline):
             latents: initial noise ``(B, C, F, h, w)`` instead of sampling it.
             output_type: ``"np"``, ``"pt"``, ``"pil"`` or ``"latent"``.
             interpolate: how many times to double the frame rate after decoding (paper: 2, 16 -> 61).
-            interpolator: the frame interpolator (default: :func:`vdm.interpolation.default_interpolator`).
+            interpolator: the frame interpolator (default: :class:`vdm.interpolation.MotionCompensatedInterpolator`).
             callback_on_step_end: ``fn(pipeline, step, timestep, {"latents": ...})`` after every step;
                 may return a dict with replacement ``latents``.
         """
@@ -211,10 +211,9 @@ class DysenVDMPipeline(DiffusionPipeline):
         video = (decode_video(self.vae, latents.to(self.vae.dtype)) + 1) / 2  # (B, F, 3, H, W) in [0, 1]
         keyframes = video
         if interpolate:
-            from ..interpolation import default_interpolator
             from ..interpolation import interpolate as run_interpolation
 
-            video = run_interpolation(video, times=interpolate, interpolator=interpolator or default_interpolator())
+            video = run_interpolation(video, times=interpolate, interpolator=interpolator)
         frames, keys = self._postprocess(video, output_type), self._postprocess(keyframes, output_type)
         self.maybe_free_model_hooks()
         if not return_dict:

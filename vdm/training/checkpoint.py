@@ -43,8 +43,10 @@ def save_checkpoint(
     tmp.mkdir()
     save_file(_state(model), str(tmp / "model.safetensors"))
     if ema is not None:
-        save_file({f"shadow.{i}": p.detach().contiguous().cpu() for i, p in enumerate(ema.shadow_params)},
-                  str(tmp / "ema.safetensors"))
+        save_file(
+            {f"shadow.{i}": p.detach().contiguous().cpu() for i, p in enumerate(ema.shadow_params)},
+            str(tmp / "ema.safetensors"),
+        )
     torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
     if lr_scheduler is not None:
         torch.save(lr_scheduler.state_dict(), tmp / "lr_scheduler.pt")
@@ -77,7 +79,9 @@ def load_checkpoint(
         raise CheckpointError(f"{path} is not a complete checkpoint (state.json and model.safetensors needed)")
     missing, unexpected = model.load_state_dict(load_file(str(path / "model.safetensors")), strict=False)
     if missing or unexpected:
-        raise CheckpointError(f"{path}: weights do not match the model: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        raise CheckpointError(
+            f"{path}: weights do not match the model: missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
     if optimizer is not None:
         optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
     if lr_scheduler is not None and (path / "lr_scheduler.pt").exists():

@@ -91,14 +91,21 @@ def build_models(cfg: TrainConfig, source: VideoBatchSource) -> tuple[DSGVideoDe
         backbone_cfg["video_length"] = cfg.num_frames
     use_dsg = cfg.stage != "text"
     denoiser = DSGVideoDenoiser(
-        backbone=name, backbone_config=backbone_cfg, dsg_dim=cfg.dsg_hidden if use_dsg else None,
+        backbone=name,
+        backbone_config=backbone_cfg,
+        dsg_dim=cfg.dsg_hidden if use_dsg else None,
         gate_init=cfg.gate_init,
     )
     encoder = None
     if use_dsg:
         encoder = DSGConditionEncoder.from_vocab(
-            source.vocab(), cfg.dsg_arch, hidden=cfg.dsg_hidden, num_layers=cfg.dsg_layers, heads=cfg.dsg_heads,
-            dropout=0.0, max_frames=max(64, cfg.num_frames),
+            source.vocab(),
+            cfg.dsg_arch,
+            hidden=cfg.dsg_hidden,
+            num_layers=cfg.dsg_layers,
+            heads=cfg.dsg_heads,
+            dropout=0.0,
+            max_frames=max(64, cfg.num_frames),
         )
     return denoiser, encoder
 
@@ -116,8 +123,10 @@ def _noise_scheduler(cfg: TrainConfig) -> Any:
     from diffusers import DDPMScheduler
 
     return DDPMScheduler(
-        num_train_timesteps=cfg.num_train_timesteps, beta_schedule=cfg.beta_schedule,
-        prediction_type=cfg.prediction_type, clip_sample=False,
+        num_train_timesteps=cfg.num_train_timesteps,
+        beta_schedule=cfg.beta_schedule,
+        prediction_type=cfg.prediction_type,
+        clip_sample=False,
     )
 
 
@@ -143,7 +152,8 @@ def train(
     from diffusers.training_utils import EMAModel
 
     acc = accelerator or Accelerator(
-        mixed_precision=cfg.mixed_precision, gradient_accumulation_steps=cfg.grad_accum,
+        mixed_precision=cfg.mixed_precision,
+        gradient_accumulation_steps=cfg.grad_accum,
         cpu=not torch.cuda.is_available(),
     )
     set_seed(cfg.seed)
@@ -246,21 +256,42 @@ def train(
         if step % cfg.log_every == 0 or step == cfg.max_steps:
             rate = done / (time.time() - t0)
             recent = losses[-cfg.log_every :]
-            acc.print(f"step {step:6d}  loss {sum(recent) / len(recent):.4f}  {rate:.2f} steps/s  lr {lr_sched.get_last_lr()[0]:.2e}")
+            acc.print(
+                f"step {step:6d}  loss {sum(recent) / len(recent):.4f}  {rate:.2f} steps/s  lr {lr_sched.get_last_lr()[0]:.2e}"
+            )
         if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and acc.is_main_process:
-            save_checkpoint(ckpt_dir, step, acc.unwrap_model(module), opt, lr_sched, ema,
-                            {"ema_step": ema.optimization_step if ema else 0, "config": asdict(cfg)})
+            save_checkpoint(
+                ckpt_dir,
+                step,
+                acc.unwrap_model(module),
+                opt,
+                lr_sched,
+                ema,
+                {"ema_step": ema.optimization_step if ema else 0, "config": asdict(cfg)},
+            )
         if eval_hook is not None and cfg.eval_every and step % cfg.eval_every == 0 and acc.is_main_process:
             metrics = _with_ema(ema, params, lambda: eval_hook(step, acc.unwrap_model(module)))
             acc.print(f"eval @ {step}: " + "  ".join(f"{k} {v:.3f}" for k, v in (metrics or {}).items()))
 
     acc.wait_for_everyone()
-    result = TrainResult(steps=step, losses=losses, final_loss=losses[-1] if losses else math.nan,
-                         steps_per_s=done / max(time.time() - t0, 1e-9), output_dir=str(out))
+    result = TrainResult(
+        steps=step,
+        losses=losses,
+        final_loss=losses[-1] if losses else math.nan,
+        steps_per_s=done / max(time.time() - t0, 1e-9),
+        output_dir=str(out),
+    )
     if acc.is_main_process:
         raw = acc.unwrap_model(module)
-        save_checkpoint(ckpt_dir, step, raw, opt, lr_sched, ema,
-                        {"ema_step": ema.optimization_step if ema else 0, "config": asdict(cfg)})
+        save_checkpoint(
+            ckpt_dir,
+            step,
+            raw,
+            opt,
+            lr_sched,
+            ema,
+            {"ema_step": ema.optimization_step if ema else 0, "config": asdict(cfg)},
+        )
         _with_ema(ema, params, lambda: _export(raw, cfg, out))
     return result
 

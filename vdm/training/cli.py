@@ -1,0 +1,111 @@
+"""``dysen-vdm train`` and ``dysen-vdm evaluate``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from .config import TRAIN_PRESETS, TrainConfig
+
+__all__ = ["add_evaluate_arguments", "add_train_arguments", "config_from_args", "run_evaluate", "run_train"]
+
+
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", default="tiny", choices=sorted(TRAIN_PRESETS), help="named configuration")
+    p.add_argument("--config", help="a train_config.json to start from (overrides the preset)")
+    p.add_argument("--output-dir", help="where checkpoints and weights go (resumes if it holds checkpoints)")
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--max-minutes", type=float, help="stop (and save) after this much wall time")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--vae-path", help="stage-I VAE folder for stages II/III")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any TrainConfig field; VALUE is parsed as JSON when it can be",
+    )
+    p.add_argument("--export", metavar="DIR", help="after training, write a pipeline folder here (needs --vae-path)")
+    p.add_argument("--export-dtype", default="float16", choices=["float16", "float32"])
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    cfg = TrainConfig.from_json(args.config) if args.config else TrainConfig(**TRAIN_PRESETS[args.preset])
+    changes: dict[str, Any] = {}
+    for item in args.set:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            changes[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            changes[key] = raw
+    for key in ("output_dir", "max_steps", "max_minutes", "batch_size", "vae_path"):
+        val = getattr(args, key, None)
+        if val is not None:
+            changes[key] = val
+    return cfg.override(**changes)
+
+
+def run_train(args: argparse.Namespace) -> None:
+    from .export import export_pipeline
+    from .trainer import train
+    from .world_source import WorldSource, world_eval_hook
+
+    cfg = config_from_args(args)
+    source = WorldSource.from_config(cfg)
+    hook = world_eval_hook(cfg, source) if cfg.eval_every and cfg.stage != "vae" else None
+    result = train(cfg, source, eval_hook=hook)
+    print(
+        f"trained {result['steps']} steps at {result['steps_per_s']:.2f} steps/s, final loss {result['final_loss']:.4f}"
+    )
+    if args.export:
+        if cfg.stage == "vae":
+            raise ValueError("--export needs a denoiser stage (dsg, planner or text), not the VAE stage")
+        if not cfg.vae_path:
+            raise ValueError("--export needs --vae-path (the stage-I VAE the denoiser was trained with)")
+        out = export_pipeline(cfg.output_dir, cfg.vae_path, args.export, dtype=args.export_dtype)
+        print(f"exported the pipeline to {out}")
+
+
+def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
+    from ..cli import DEFAULT_MODEL
+
+    p.add_argument("--model", default=str(DEFAULT_MODEL))
+    p.add_argument("--num", type=int, default=32, help="test prompts of the procedural world")
+    p.add_argument("--level", type=int, default=3, help="world difficulty level 1-6 (1-3: 1-3 sequential events)")
+    p.add_argument(
+        "--dsg-source",
+        default="planner",
+        choices=["planner", "gold"],
+        help="condition on DSGs planned from the captions (default) or on the gold DSGs",
+    )
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--guidance", type=float, default=3.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--json", help="also write the metrics as JSON here")
+
+
+def run_evaluate(args: argparse.Namespace) -> None:
+    from ..cli import _load_pipeline
+    from .world_source import evaluate_on_world
+
+    pipe = _load_pipeline(args.model, None, "cpu")
+    metrics = evaluate_on_world(
+        pipe,
+        num=args.num,
+        level=args.level,
+        dsg_source=args.dsg_source,
+        steps=args.steps,
+        guidance=args.guidance,
+        seed=args.seed,
+        batch_size=args.batch_size,
+    )
+    width = max(len(k) for k in metrics)
+    for k, v in metrics.items():
+        print(f"{k:<{width}}  {v:.3f}" if isinstance(v, float) else f"{k:<{width}}  {v}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(metrics, indent=2), encoding="utf-8")
