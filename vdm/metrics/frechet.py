@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -41,10 +42,10 @@ def _as_float64(name: str, value: Tensor, ndim: int) -> Tensor:
     return tensor
 
 
-def _psd_sqrt(matrix: Tensor) -> Tensor:
+def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:
     """Symmetric square root of a (numerically) positive semi-definite matrix."""
-    eigenvalues, eigenvectors = torch.linalg.eigh((matrix + matrix.T) / 2)
-    return (eigenvectors * eigenvalues.clamp_min(0).sqrt()) @ eigenvectors.T
+    eigenvalues, eigenvectors = np.linalg.eigh((matrix + matrix.T) / 2)
+    return (eigenvectors * np.sqrt(np.clip(eigenvalues, 0, None))) @ eigenvectors.T
 
 
 def trace_sqrt_product(
@@ -52,11 +53,12 @@ def trace_sqrt_product(
 ) -> float:
     """``Tr (Σ₁ Σ₂)^½`` for two covariance matrices (float64); see the module docstring for ``method``."""
     if method == "eigh":
-        root1 = _psd_sqrt(sigma1)
-        inner = root1 @ sigma2 @ root1
-        return float(torch.linalg.eigvalsh((inner + inner.T) / 2).clamp_min(0).sqrt().sum())
+        # numpy's LAPACK: torch.linalg.eigh with eigenvectors took 10 s for 400 × 400 float64 on the 2-core CI
+        # machine (torch 2.13 CPU), numpy 0.4 s.
+        root1 = _psd_sqrt(sigma1.numpy())
+        inner = root1 @ sigma2.numpy() @ root1
+        return float(np.sqrt(np.clip(np.linalg.eigvalsh((inner + inner.T) / 2), 0, None)).sum())
     if method == "sqrtm":
-        import numpy as np
         from scipy import linalg
 
         s1, s2 = sigma1.numpy(), sigma2.numpy()

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -281,17 +281,25 @@ class I3DFeatureExtractor(nn.Module):
     Args:
         network: an I3D network: :class:`InceptionI3d`, a loaded TorchScript detector, or any module/callable
             taking ``(B, 3, T, 224, 224)`` in [-1, 1].
-        detector_kwargs: keyword arguments of every call; ``None`` picks
-            ``dict(rescale=False, resize=False, return_features=True)`` for TorchScript modules and ``{}`` else.
+        protocol: where resizing and rescaling happen.
+
+            * ``"videogpt"`` (default): here — shorter side to ``resolution`` (bilinear), centre crop, values to
+              [-1, 1]; TorchScript detectors are called with ``rescale=False, resize=False``.
+            * ``"stylegan-v"``: in the detector, as StyleGAN-V's own FVD does — clips go out as float in
+              [0, 255] at their own size and TorchScript detectors are called with ``rescale=True, resize=True``
+              (the detector resizes to 224 × 224 without cropping: use it with square videos).
+        detector_kwargs: keyword arguments of every call; ``None`` picks the protocol's flags plus
+            ``return_features=True`` for TorchScript modules (and :class:`I3DDetector`), ``{}`` for other modules.
         layout, value_range, num_frames: how to read the input videos
             (:func:`~vdm.metrics.preprocess.normalize_videos`).
-        resolution: frame side after resize + centre crop (224 for the Kinetics I3D).
+        resolution: frame side after resize + centre crop (224 for the Kinetics I3D; ``"videogpt"`` only).
         batch_size: videos per network call (bounds memory; features do not depend on it).
     """
 
     def __init__(
         self,
         network: nn.Module,
+        protocol: Literal["videogpt", "stylegan-v"] = "videogpt",
         detector_kwargs: dict[str, Any] | None = None,
         layout: VideoLayout = "BTCHW",
         value_range: tuple[float, float] | None = None,
@@ -300,10 +308,21 @@ class I3DFeatureExtractor(nn.Module):
         batch_size: int = 16,
     ) -> None:
         super().__init__()
+        if protocol not in ("videogpt", "stylegan-v"):
+            raise MetricInputError(f"protocol must be 'videogpt' or 'stylegan-v', got {protocol!r}")
         self.network = network
+        self.protocol = protocol
         if detector_kwargs is None:
-            scripted = isinstance(network, torch.jit.ScriptModule)
-            detector_kwargs = dict(rescale=False, resize=False, return_features=True) if scripted else {}
+            in_detector = protocol == "stylegan-v"
+            if isinstance(network, (torch.jit.ScriptModule, I3DDetector)):
+                detector_kwargs = dict(rescale=in_detector, resize=in_detector, return_features=True)
+            elif in_detector:
+                raise MetricInputError(
+                    "protocol='stylegan-v' needs a detector taking rescale/resize flags (a TorchScript detector or "
+                    f"I3DDetector), got {type(network).__name__}; pass detector_kwargs to override"
+                )
+            else:
+                detector_kwargs = {}
         self.detector_kwargs = detector_kwargs
         self.layout: VideoLayout = layout
         self.value_range = value_range
@@ -319,10 +338,13 @@ class I3DFeatureExtractor(nn.Module):
         return cls(load_i3d(path, map_location=map_location, sha256=sha256), **kwargs)
 
     def preprocess(self, videos: Tensor) -> Tensor:
-        """Videos → float32 ``(B, 3, T, resolution, resolution)`` in [-1, 1]."""
+        """Videos → float32 ``(B, 3, T, resolution, resolution)`` in [-1, 1] (``"stylegan-v"``: ``(B, 3, T, H, W)``
+        in [0, 255])."""
         videos = normalize_videos(videos, self.layout, self.value_range, self.num_frames)
         if videos.shape[1] < I3D_MIN_FRAMES:
             raise MetricInputError(f"I3D needs videos of at least {I3D_MIN_FRAMES} frames, got {videos.shape[1]}")
+        if self.protocol == "stylegan-v":
+            return (videos.permute(0, 2, 1, 3, 4) * 255).contiguous()
         batch, frames = videos.shape[:2]
         frames_resized = resize_center_crop(video_frames(videos), self.resolution)
         videos = frames_resized.reshape(batch, frames, 3, self.resolution, self.resolution)

@@ -56,7 +56,7 @@ class DysenVDMPipeline(DiffusionPipeline):
     """
 
     model_cpu_offload_seq = "text_encoder->dsg_encoder->denoiser->vae"
-    _optional_components = ["dsg_encoder", "text_encoder", "tokenizer"]
+    _optional_components = ["dsg_encoder", "text_encoder", "tokenizer"]  # noqa: RUF012 (diffusers API)
 
     def __init__(
         self,

@@ -257,7 +257,8 @@ def train(
             rate = done / (time.time() - t0)
             recent = losses[-cfg.log_every :]
             acc.print(
-                f"step {step:6d}  loss {sum(recent) / len(recent):.4f}  {rate:.2f} steps/s  lr {lr_sched.get_last_lr()[0]:.2e}"
+                f"step {step:6d}  loss {sum(recent) / len(recent):.4f}  {rate:.2f} steps/s  "
+                f"lr {lr_sched.get_last_lr()[0]:.2e}"
             )
         if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and acc.is_main_process:
             save_checkpoint(
@@ -270,7 +271,7 @@ def train(
                 {"ema_step": ema.optimization_step if ema else 0, "config": asdict(cfg)},
             )
         if eval_hook is not None and cfg.eval_every and step % cfg.eval_every == 0 and acc.is_main_process:
-            metrics = _with_ema(ema, params, lambda: eval_hook(step, acc.unwrap_model(module)))
+            metrics = _with_ema(ema, params, lambda s=step: eval_hook(s, acc.unwrap_model(module)))
             acc.print(f"eval @ {step}: " + "  ".join(f"{k} {v:.3f}" for k, v in (metrics or {}).items()))
 
     acc.wait_for_everyone()
