@@ -105,7 +105,11 @@ class RGNNEncoder(DSGEncoder):
 
 
 class TransformerEncoder(DSGEncoder):
-    """Static graph transformer baseline: PyG ``TransformerConv`` (edge features on keys and values)."""
+    """Static graph transformer baseline: PyG ``TransformerConv`` (edge features on keys and values).
+
+    PyG's default ``root_weight=True`` is kept (with ``root_weight=False`` PyG still creates an unused skip
+    map); its skip map sits inside the block's residual branch.
+    """
 
     arch = "transformer"
 
@@ -117,7 +121,6 @@ class TransformerEncoder(DSGEncoder):
             heads=c["heads"],
             dropout=c["attention_dropout"],
             edge_dim=c["hidden"],
-            root_weight=False,
         )
         return GraphBlock(conv, c["hidden"], c["ffn_hidden"], c["dropout"])
 

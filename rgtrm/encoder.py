@@ -267,7 +267,10 @@ class DSGEncoder(nn.Module, ABC):
             state = load_file(str(w_path), device=str(map_location))
         except (SafetensorError, OSError) as exc:
             raise CheckpointError(f"{w_path} is not a readable safetensors file: {exc}") from exc
-        result = model.load_state_dict(state, strict=False)
+        try:
+            result = model.load_state_dict(state, strict=False)
+        except RuntimeError as exc:  # shape mismatches
+            raise CheckpointError(f"{w_path} does not match its config: {str(exc)[:500]}") from exc
         if result.missing_keys or result.unexpected_keys:
             raise CheckpointError(
                 f"{w_path} does not match its config: missing {result.missing_keys[:5]}, "

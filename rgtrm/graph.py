@@ -66,12 +66,11 @@ class MessageGraph:
     def frame_order(self) -> FrameOrder:
         """Instances grouped by frame (computed once per graph, on first use)."""
         order = torch.sort(self.frame, stable=True).indices
-        counts = torch.bincount(self.frame, minlength=self.chain_length).tolist()
+        count = torch.bincount(self.frame, minlength=self.chain_length)
+        start = torch.cumsum(count, 0) - count
         rank = torch.empty_like(order)
-        starts = torch.cumsum(torch.tensor([0, *counts[:-1]], device=order.device), 0)
-        rank[order] = torch.arange(self.num_nodes, device=order.device) - starts.repeat_interleave(
-            torch.tensor(counts, device=order.device)
-        )
+        rank[order] = torch.arange(self.num_nodes, device=order.device) - start[self.frame[order]]
+        counts = count.tolist()
         return FrameOrder(order, counts, rank)
 
 
