@@ -7,6 +7,7 @@ import torch
 
 from vdm.metrics import (
     I3D_MIN_FRAMES,
+    I3DDetector,
     I3DFeatureExtractor,
     InceptionI3d,
     MetricInputError,
@@ -85,6 +86,21 @@ def test_torchscript_detector_flags(tiny_i3d, tmp_path):
         logits = tiny_i3d(scaled)
         torch.testing.assert_close(detector(clip, rescale=True, resize=True, return_features=True), logits)
         torch.testing.assert_close(detector(scaled), logits.softmax(dim=1))
+
+
+def test_stylegan_v_protocol_resizes_in_the_detector(tiny_i3d):
+    # Square frames: the detector's trilinear resize (T kept) equals our per-frame bilinear resize, and its
+    # [0, 255] → [-1, 1] rescale equals ours, so both protocols give the same features.
+    detector = I3DDetector(tiny_i3d)
+    videos = torch.randint(0, 256, (1, I3D_MIN_FRAMES, 3, 112, 112), generator=torch.Generator().manual_seed(3))
+    videos = videos.to(torch.uint8)
+    inside = I3DFeatureExtractor(detector, protocol="stylegan-v")
+    assert inside.detector_kwargs == dict(rescale=True, resize=True, return_features=True)
+    clip = inside.preprocess(videos)
+    assert clip.shape == (1, 3, I3D_MIN_FRAMES, 112, 112) and clip.max() > 200
+    torch.testing.assert_close(inside(videos), I3DFeatureExtractor(detector)(videos), rtol=1e-4, atol=1e-4)
+    with pytest.raises(MetricInputError, match="rescale/resize flags"):
+        I3DFeatureExtractor(tiny_i3d, protocol="stylegan-v")
 
 
 def test_preprocessing_shape_range_and_layouts(tiny_i3d, videos):
