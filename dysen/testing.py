@@ -76,7 +76,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._send(400, b'{"error": {"message": "request body is not JSON"}}')
             return
         owner = self.server.owner
-        owner._record(request, dict(self.headers))
+        owner._record(request, {k.lower(): v for k, v in self.headers.items()})
         owner._enter()
         try:
             try:

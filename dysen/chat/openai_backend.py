@@ -77,7 +77,7 @@ class OpenAIChatModel:
                     "or point base_url at an OpenAI-compatible server that needs none"
                 )
             key = _NO_KEY
-        self.__key = key
+        self._new_client = _client_factory(key)  # the key lives only in this closure and in the clients
         self.timeout = float(timeout)
         self.max_retries = int(max_retries)
         self.max_concurrency = int(max_concurrency)
@@ -107,12 +107,7 @@ class OpenAIChatModel:
         loop = asyncio.get_running_loop()
         entry = self._per_loop.get(id(loop))
         if entry is None or entry[0] is not loop:
-            try:
-                import openai
-            except ImportError as exc:  # pragma: no cover - openai is a dependency
-                raise ConfigurationError("the openai package is needed: pip install 'openai>=1.40'") from exc
-            client = openai.AsyncOpenAI(
-                api_key=self.__key,
+            client = self._new_client(
                 base_url=self.base_url,
                 timeout=self.timeout,
                 max_retries=self.max_retries,
@@ -198,6 +193,20 @@ class OpenAIChatModel:
         )
         self._meter.record(out, self.model)
         return out
+
+
+def _client_factory(key: str) -> Any:
+    """A function making ``openai.AsyncOpenAI`` clients with ``key``, which is not visible from outside."""
+
+    def make(**kwargs: Any) -> Any:
+        try:
+            import openai
+        except ImportError as exc:  # pragma: no cover - openai is a dependency
+            raise ConfigurationError("the openai package is needed: pip install 'openai>=1.40'") from exc
+        return openai.AsyncOpenAI(api_key=key, **kwargs)
+
+    make.__repr__ = lambda: "<openai client factory>"  # type: ignore[method-assign]
+    return make
 
 
 def _short(text: str, limit: int = 300) -> str:

@@ -365,31 +365,34 @@ class LLMPlanner:
         return out.replace(entities=tuple(names.table.values()))
 
     # -- dsg.Planner --------------------------------------------------------------------------------------
-    async def aplan(self, text: str) -> DynamicSceneGraph:
-        """Steps I-III for one prompt (async: many prompts can run concurrently, see :meth:`aplan_many`)."""
+    async def aplan(self, text: str, *, demos: Sequence[Demonstration] | None = None) -> DynamicSceneGraph:
+        """Steps I-III for one prompt (async: many prompts can run concurrently, see :meth:`aplan_many`).
+
+        ``demos`` overrides the selector (used by policy training)."""
         text = _check_text(text)
         trace = _Trace()
-        demos: list[Demonstration] = []
+        chosen: list[Demonstration] = []
         sched: EventSchedule | None = None
         if text.strip():
-            demos = list(self.selector.select(text, self.num_demos))
-            sched = await self._plan_events(text, demos, trace)
+            chosen = list(demos) if demos is not None else list(self.selector.select(text, self.num_demos))
+            sched = await self._plan_events(text, chosen, trace)
             if sched is not None:
                 trace.steps.append("plan(llm)")
         if sched is None:
             sched = self._offline(text, trace) if text.strip() else EventSchedule()
         if not sched.events:
             trace.degraded.append("plan: no event found in the text")
-            return self._finish(schedule_to_dsg(sched, text=text, allow_empty=True), trace, demos)
+            return self._finish(schedule_to_dsg(sched, text=text, allow_empty=True), trace, chosen)
         skeleton = schedule_to_dsg(sched, text=text)
         out = skeleton
         if self.imagination:
-            ctx = demos[: self.num_context_demos]
+            # selectors put the most relevant demonstration last: the context prompts take the last ones
+            ctx = chosen[len(chosen) - self.num_context_demos :] if self.num_context_demos else []
             names = _Names(skeleton.entities)
             out = await self._enrich(text, skeleton, ctx, names, trace)
             if self.polish:
                 out = await self._polish(text, skeleton, out, ctx, names, trace)
-        return self._finish(out, trace, demos)
+        return self._finish(out, trace, chosen)
 
     def _finish(self, d: DynamicSceneGraph, trace: _Trace, demos: Sequence[Demonstration]) -> DynamicSceneGraph:
         steps = [s for s in trace.steps if s.startswith("plan")]
