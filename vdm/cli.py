@@ -97,13 +97,15 @@ def cmd_generate(args: argparse.Namespace) -> None:
     written = []
     for fmt in args.format.split(","):
         path = dest / f"video.{fmt.strip()}"
-        write_video(video, path, fps=args.fps * (2**args.interpolate))
+        write_video(path, video, fps=args.fps * (2**args.interpolate), value_range=(0.0, 1.0))
         written.append(path)
     used = out.dsgs[0]
     if used is not None:
         dsg.save_json(used, dest / "dsg.json")
         dsg.draw_timeline(used, dest / "dsg.png")
-        write_strip(out.keyframes[0], used, dest / "strip.png")
+        write_strip(
+            dest / "strip.png", out.keyframes[0], dsg.align(used, out.keyframes[0].shape[0]), value_range=(0.0, 1.0)
+        )
         written += [dest / "dsg.json", dest / "dsg.png", dest / "strip.png"]
     print(f"generated {video.shape[0]} frames of {video.shape[-1]}x{video.shape[-2]} in {time.time() - t0:.1f} s")
     for p in written:

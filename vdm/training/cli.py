@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -52,11 +53,18 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def run_train(args: argparse.Namespace) -> None:
     from .export import export_pipeline
     from .trainer import train
-    from .world_source import WorldSource, world_eval_hook
+    from .world_source import CachedSource, WorldSource, build_cache, world_eval_hook
 
     cfg = config_from_args(args)
-    source = WorldSource.from_config(cfg)
-    hook = world_eval_hook(cfg, source) if cfg.eval_every and cfg.stage != "vae" else None
+    world = WorldSource.from_config(cfg)
+    cache = (
+        cfg.data_cache or f"outputs/world-cache-{cfg.num_frames}x{cfg.resolution}-l{cfg.max_events}-n{cfg.train_size}"
+    )
+    t0 = time.time()
+    build_cache(world, cache, cfg.train_size, workers=cfg.data_workers)
+    source = CachedSource.load(cache, world)
+    print(f"world data: {len(source)} videos in {cache} ({time.time() - t0:.0f} s)")
+    hook = world_eval_hook(cfg, world) if cfg.eval_every and cfg.stage != "vae" else None
     result = train(cfg, source, eval_hook=hook)
     print(
         f"trained {result['steps']} steps at {result['steps_per_s']:.2f} steps/s, final loss {result['final_loss']:.4f}"

@@ -30,7 +30,9 @@ class TrainConfig:
     num_frames: int = 16
     resolution: int = 32
     max_events: int = 3
-    train_size: int = 100_000
+    train_size: int = 4096  # scenes rendered once into the data cache and reused every epoch
+    data_cache: str | None = None  # default: outputs/world-cache-<F>x<res>-l<max_events>-n<train_size>
+    data_workers: int = 0  # processes that build the cache (0: all cores)
     # models
     backbone_preset: str = "latte-tiny"
     vae_preset: str = "vae-tiny"

@@ -207,6 +207,8 @@ def train(
         video = batch.video.to(acc.device)
         with acc.accumulate(module):
             if cfg.stage == "vae":
+                if acc.num_processes > 1:
+                    raise ValueError("stage I (vae) trains in a single process; launch it without accelerate")
                 loss = _vae_loss(module, video)
             else:
                 dsgs: list[DynamicSceneGraph | None] | None = list(batch.dsgs)
@@ -319,8 +321,12 @@ def _export(module: nn.Module, cfg: TrainConfig, out: Path) -> None:
         module.dsg_encoder.save_pretrained(out / "dsg_encoder")
 
 
-def _vae_loss(vae: nn.Module, video: torch.Tensor, kl_weight: float = 1e-6) -> torch.Tensor:
-    frames = video.flatten(0, 1)
+def _vae_loss(vae: nn.Module, video: torch.Tensor, kl_weight: float = 1e-6, frames_per_video: int = 2) -> torch.Tensor:
+    """L1 + MSE reconstruction + a small KL, on ``frames_per_video`` random frames of each video (the VAE is
+    per-frame, and neighbouring frames are near duplicates: sampling them keeps a step cheap)."""
+    b, f = video.shape[:2]
+    pick = torch.rand(b, f, device=video.device).argsort(dim=1)[:, :frames_per_video]
+    frames = video[torch.arange(b, device=video.device)[:, None], pick].flatten(0, 1)
     post = vae.encode(frames).latent_dist
     rec = vae.decode(post.sample()).sample
     return F.l1_loss(rec, frames) + F.mse_loss(rec, frames) + kl_weight * post.kl().mean()
