@@ -26,6 +26,7 @@ from typing import Any
 from dsg import DynamicSceneGraph, Planner
 from dsg.io_json import dsg_to_dict
 
+from .chat.sync import run_sync
 from .errors import DysenInputError
 
 __all__ = ["AnnotationSummary", "annotate", "read_annotations", "read_captions"]
@@ -190,7 +191,7 @@ def annotate(
             bar.update(1)
 
         if hasattr(planner, "aplan"):
-            asyncio.run(_run_async(planner, todo, concurrency, write, fail))
+            run_sync(_run_async(planner, todo, concurrency, write, fail), close=planner)
         else:
             _run_sync(planner, todo, write, fail)
         fh.flush()

@@ -23,7 +23,7 @@ import json
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -47,6 +47,7 @@ Handler = Callable[[dict[str, Any]], Reply]
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out at once (no 40 ms delayed-ACK stalls)
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # silence the default stderr log
@@ -63,6 +64,17 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
             pass
+
+    def do_GET(self) -> None:
+        """``GET /v1/_stats``: request count and peak concurrency (for a server in another process)."""
+        owner = self.server.owner
+        if self.path.rstrip("/").endswith("/_stats"):
+            self._send(200, json.dumps({"count": owner.count, "max_in_flight": owner.max_in_flight}).encode())
+        elif self.path.rstrip("/").endswith("/_reset"):
+            owner.reset()
+            self._send(200, b"{}")
+        else:
+            self._send(404, b'{"error": {"message": "not found"}}')
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
@@ -264,10 +276,15 @@ class DysenOracle:
         self._lock = threading.Lock()
         self._plan_lock = threading.Lock()
         self._planner: Any = None
+        self._answers: dict[str, dict[str, Any]] = {}
 
-    def warm_up(self) -> DysenOracle:
-        """Load the spaCy pipeline now, so that the first request is not slow (tests with tiny timeouts)."""
+    def warm_up(self, captions: Sequence[str] = ()) -> DysenOracle:
+        """Load the spaCy pipeline now, so that the first request is not slow (tests with tiny timeouts), and
+        precompute the Step I answers of ``captions`` (benchmarks: the simulated model's only cost is then
+        its latency, not the oracle's parsing)."""
         self._plan("A circle moves.")
+        for caption in captions:
+            self._plan(caption)
         return self
 
     def add_faults(self, step: str, faults: list[str]) -> None:
@@ -287,9 +304,17 @@ class DysenOracle:
         from .rule_based.planner import RuleBasedPlanner
 
         with self._plan_lock:  # one spaCy pipeline, server threads take turns
+            if caption in self._answers:
+                return self._answers[caption]
             if self._planner is None:
                 self._planner = RuleBasedPlanner()
             sched = self._planner.schedule(caption)
+            answer = self._plan_answer(sched, plan_answer_json)
+            self._answers[caption] = answer
+            return answer
+
+    @staticmethod
+    def _plan_answer(sched: Any, plan_answer_json: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
         if not sched.events:  # a model always finds something to do
             return {
                 "entities": [{"name": "scene", "attributes": []}],
@@ -371,3 +396,32 @@ class DysenOracle:
         if fault == "garbage_body":
             return Reply(body=b"<html>502 Bad Gateway</html>")
         raise ValueError(f"unknown fault {fault!r}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m dysen.testing --latency 0.1``: serve a :class:`DysenOracle` until killed; prints the base URL.
+
+    Running the server in its own process keeps its work (the oracle parses captions with spaCy) off the
+    client's interpreter lock, as with a real model server.
+    """
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(prog="python -m dysen.testing")
+    ap.add_argument("--latency", type=float, default=0.1)
+    ap.add_argument("--prewarm", help="JSON Lines file of captions whose Step I answers are computed up front")
+    args = ap.parse_args(argv)
+    captions: list[str] = []
+    if args.prewarm:
+        with open(args.prewarm, encoding="utf-8") as fh:
+            captions = [json.loads(line) for line in fh if line.strip()]
+    server = FakeChatServer(DysenOracle().warm_up(captions), latency=args.latency).start()
+    print(server.base_url, flush=True)
+    try:
+        sys.stdin.read()  # until the parent closes our stdin (or kills us)
+    finally:
+        server.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .sync import aclose_quietly
 from .types import ChatModel, ChatRequest, ChatResponse, request_key
 
 __all__ = ["CachedChatModel", "ResponseCache"]
@@ -92,6 +93,10 @@ class CachedChatModel:
 
     def __repr__(self) -> str:
         return f"CachedChatModel({self.inner!r}, cache={str(self.cache.path)!r})"
+
+    async def aclose(self) -> None:
+        """Close the wrapped backend's connections of the running loop."""
+        await aclose_quietly(self.inner)
 
     async def acomplete(self, request: ChatRequest) -> ChatResponse:
         key = request_key(self.model_id, request)

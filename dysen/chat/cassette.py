@@ -22,6 +22,7 @@ from typing import Any
 
 from ..errors import CassetteMissError, ConfigurationError
 from .accounting import UsageMeter
+from .sync import aclose_quietly
 from .types import ChatModel, ChatRequest, ChatResponse, request_key
 
 __all__ = ["CassetteChatModel"]
@@ -91,6 +92,10 @@ class CassetteChatModel:
 
     def __repr__(self) -> str:
         return f"CassetteChatModel({str(self.path)!r}, mode={self.mode!r}, entries={len(self)})"
+
+    async def aclose(self) -> None:
+        """Close the wrapped backend's connections of the running loop."""
+        await aclose_quietly(self.inner)
 
     async def acomplete(self, request: ChatRequest) -> ChatResponse:
         key = request_key(self._model_id, request)

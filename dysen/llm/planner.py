@@ -42,7 +42,7 @@ from dsg import (
 )
 from dsg.errors import DSGError
 
-from ..chat.sync import run_sync
+from ..chat.sync import aclose_quietly, run_sync
 from ..chat.types import ChatModel, ChatRequest
 from ..demos import Demonstration, DemoPool, default_pool, dsg_from_segments
 from ..errors import BackendError, DysenInputError, ResponseValidationError
@@ -423,16 +423,20 @@ class LLMPlanner:
 
         return list(await asyncio.gather(*(one(t) for t in texts)))
 
+    async def aclose(self) -> None:
+        """Close the chat backend's connections of the running loop (the sync methods do it themselves)."""
+        await aclose_quietly(self.chat)
+
     def schedule(self, text: str) -> EventSchedule:
         """Step I (sync)."""
-        return run_sync(self.aschedule(text))
+        return run_sync(self.aschedule(text), close=self.chat)
 
     def plan(self, text: str) -> DynamicSceneGraph:
         """Steps I-III (sync)."""
-        return run_sync(self.aplan(text))
+        return run_sync(self.aplan(text), close=self.chat)
 
     def plan_many(self, texts: Sequence[str], *, concurrency: int = 16) -> list[DynamicSceneGraph]:
-        return run_sync(self.aplan_many(texts, concurrency=concurrency))
+        return run_sync(self.aplan_many(texts, concurrency=concurrency), close=self.chat)
 
 
 def _check_text(text: object) -> str:

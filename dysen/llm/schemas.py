@@ -7,6 +7,7 @@ ever executed or ``eval``-ed. Limits on sizes keep a runaway or hostile answer f
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from typing import Any, TypeVar
 
@@ -93,7 +94,17 @@ class PolishAnswer(_Strict):
 _UNSUPPORTED = ("title", "default", "maxLength", "minLength", "maxItems", "minItems", "minimum", "maximum")
 
 
+@functools.cache
+def _strict_schema_json(model: type[BaseModel]) -> str:
+    return json.dumps(_strict(model))
+
+
 def strict_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A JSON schema of ``model`` for OpenAI strict structured output (a fresh copy; computed once per model)."""
+    return json.loads(_strict_schema_json(model))
+
+
+def _strict(model: type[BaseModel]) -> dict[str, Any]:
     """A JSON schema of ``model`` for OpenAI strict structured output: every property required, no extra
     properties, no keywords strict mode rejects (sizes are checked by validation instead)."""
 

@@ -35,6 +35,7 @@ import torch
 
 from dsg import DynamicSceneGraph, EventSchedule, planning_accuracy, schedule_to_dsg, trirec
 
+from ..chat.sync import run_sync
 from ..demos import Demonstration, DemoPool
 from ..errors import ConfigurationError, DysenInputError
 from .base import _check_k, candidate_indices
@@ -252,7 +253,7 @@ def train_policy(
                 chosen, logp = policy.sample(query_vecs[i], pool_vecs[cand], k, gen)
                 picks.append([pool[cand[c]] for c in reversed(chosen)])
                 logps.append(logp)
-            rewards = asyncio.run(_rewards(planner, batch, picks, concurrency, full_plan, extra_reward))
+            rewards = run_sync(_rewards(planner, batch, picks, concurrency, full_plan, extra_reward), close=planner)
             mean_r = sum(rewards) / len(rewards)
             if baseline is None:
                 baseline = mean_r
@@ -291,7 +292,7 @@ def evaluate_selector(
 
         return list(await asyncio.gather(*(one(ex) for ex in examples)))
 
-    results = asyncio.run(run())
+    results = run_sync(run(), close=planner)
     n = max(1, len(results))
     out = {"reward": 0.0, "triplet": 0.0, "predicate": 0.0, "argument": 0.0}
     for pred, ex in results:

@@ -95,7 +95,7 @@ def _build_shard(args: tuple[WorldSource, int, int, str]) -> str:
     from dsg import write_jsonl
 
     source, start, stop, path = args
-    videos, captions, dsgs = source.examples(list(range(start, stop)))
+    videos, _, dsgs = source.examples(list(range(start, stop)))
     save_file({"videos": videos.contiguous()}, f"{path}.safetensors")
     write_jsonl(dsgs, f"{path}.jsonl")
     return path
