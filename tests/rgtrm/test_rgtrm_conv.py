@@ -13,7 +13,7 @@ from torch import nn
 
 import dsg
 from dsg.testing import dynamic_scene_graphs
-from rgtrm import RGTrmConfigError, RGTrmConv, RGTrmInputError, build_graph
+from rgtrm import RGTrmConfigError, RGTrmConv, RGTrmInputError, RGTrmLayer, build_graph
 
 
 def graph_of(dsgs: list[dsg.DynamicSceneGraph]):
@@ -187,3 +187,16 @@ def test_bad_inputs_raise_typed_errors() -> None:
         RGTrmConv(6, 4, gate="node")  # type: ignore[arg-type]
     with pytest.raises(RGTrmConfigError, match="dropout"):
         RGTrmConv(6, 4, dropout=1.5)
+
+
+def test_rgtrm_layer_block() -> None:
+    graph = graph_of([rich_dsg()])
+    x = torch.randn(graph.num_nodes, 8)
+    ea = torch.randn(graph.edge_index.size(1), 8)
+    layer = RGTrmLayer(8, heads=2, recurrence="scan", edge_dim=8).eval()
+    out = layer(x, graph.edge_index, graph.prev_index, ea, dst_ptr=graph.dst_ptr, chain_length=graph.chain_length)
+    assert out.shape == x.shape
+    h = x + layer.conv(layer.norm_conv(x), graph.edge_index, graph.prev_index, ea)
+    torch.testing.assert_close(out, h + layer.ffn(layer.norm_ffn(h)))
+    with pytest.raises(RGTrmConfigError, match="heads"):
+        RGTrmLayer(10, heads=4)

@@ -90,3 +90,19 @@ def test_bad_inputs_raise_typed_errors() -> None:
         linear_recurrence(a, b, torch.tensor([-1, 0]))
     with pytest.raises(RGTrmInputError, match="prev"):
         linear_recurrence(a, b, torch.tensor([-1.0, 0.0, 1.0]))
+
+
+def test_trees_fall_back_to_autograd() -> None:
+    """A node may be the predecessor of several (a tree): forward and gradients still match the loop."""
+    prev = torch.tensor([-1, 0, 0, 1, 2, 2])
+    frame = torch.tensor([0, 1, 1, 2, 2, 2])
+    a = torch.rand(6, 2, 1, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(6, 2, 3, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(6, 2, 3, dtype=torch.float64)
+    want = scalar_loop(a, b, prev, frame)
+    got = linear_recurrence(a, b, prev)
+    torch.testing.assert_close(got, want)
+    ga, gb = torch.autograd.grad((got * w).sum(), (a, b))
+    ra, rb = torch.autograd.grad((want * w).sum(), (a, b))
+    torch.testing.assert_close(ga, ra)
+    torch.testing.assert_close(gb, rb)
