@@ -121,6 +121,7 @@ def test_occlusion_reasoning_rejects_the_hidden_side(texture_background) -> None
     # mixed flow: occlusion boundaries are where block matching is weakest)
     assert details.visibility0[0, 0, rows, 16:20].mean() < 0.6
     assert details.visibility0[0, 0, rows, 2:12].mean() > 0.95
+    assert details.visibility1[0, 0, rows, 16:20].mean() > 0.6  # frame 1 shows the revealed band (measured: 0.76)
     inside = details.trajectory[0, :, 24:36, 24:36].mean((1, 2))
     torch.testing.assert_close(inside, torch.tensor([8.0, 0.0]), atol=0.5, rtol=0)
     blend = LinearBlend().interpolate_pairs(frames[:1], frames[1:])
