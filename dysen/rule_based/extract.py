@@ -39,7 +39,7 @@ from dsg import Entity, normalize_label
 
 from . import lexicon as lx
 
-__all__ = ["Analysis", "ExtractedEvent", "Mention", "SceneFact", "analyse_doc"]
+__all__ = ["Analysis", "ExtractedEvent", "Mention", "SceneFact", "analyse_doc", "fold_colours"]
 
 _NOMINAL = ("NOUN", "PROPN")
 _SUBJ = ("nsubj", "csubj")
@@ -203,6 +203,14 @@ class _Registry:
 # ---------------------------------------------------------------------------------------------------
 # noun phrases
 # ---------------------------------------------------------------------------------------------------
+_ARGUMENT_DEPS = ("nsubj", "nsubjpass", "dobj", "obj", "pobj", "appos")
+
+
+def _adjective_as_noun(tok: Any) -> bool:
+    """An adjective in an argument position is a noun the tagger got wrong ("the yellow square" -> ADJ)."""
+    return tok.pos_ == "ADJ" and tok.dep_ in _ARGUMENT_DEPS and tok.lower_ not in lx.ATTRIBUTE_WORDS
+
+
 def _is_attribute(tok: Any) -> bool:
     low = tok.lower_
     if low in lx.ATTRIBUTE_WORDS:
@@ -345,6 +353,10 @@ def _misread_verbs(doc: Any, verbs: frozenset[str]) -> list[_Edit]:
     """
     edits: list[_Edit] = []
     for t in doc:
+        glued = _glued_subject(t)
+        if glued is not None:
+            edits.append(_Edit(glued, t.i))
+            continue
         if t.i == 0 or _verb_lemma_of_noun(t, verbs) is None:
             continue
         prev = doc[t.i - 1]
@@ -389,6 +401,21 @@ def _misread_verbs(doc: Any, verbs: frozenset[str]) -> list[_Edit]:
             continue
         edits.append(_Edit(start, t.i))
     return edits
+
+
+def _glued_subject(t: Any) -> int | None:
+    """``"the blue triangle rotates"`` parsed with ``the``/``blue``/``triangle`` as ``det``/``amod``/
+    ``compound`` children of the verb and no subject: the start of that subject phrase, else ``None``."""
+    if t.pos_ != "VERB" or any(c.dep_ in ("nsubj", "nsubjpass", "csubj") for c in t.children):
+        return None
+    left = [c for c in t.lefts if c.dep_ in ("det", "amod", "compound")]
+    if not left or not any(c.dep_ in ("amod", "compound") for c in left):
+        return None
+    start = min(c.left_edge.i for c in left)
+    span = t.doc[start : t.i]
+    if not all(x.pos_ in ("DET", "ADJ", "NOUN", "PROPN", "NUM") for x in span):
+        return None
+    return start
 
 
 def _edited_text(doc: Any, edits: list[_Edit]) -> tuple[str, dict[int, _Edit], list[tuple[int, int]]]:
@@ -454,7 +481,7 @@ class _Analyser:
         elif tok.pos_ == "PRON" or tok.lower_ in lx.PERSON_PRONOUNS | lx.THING_PRONOUNS | lx.NEUTRAL_PRONOUNS:
             low = tok.lower_
             m = Mention(low, pronoun=low, person=low in lx.PERSON_PRONOUNS)
-        elif tok.pos_ in (*_NOMINAL, "NUM", "X") or tok.lower_ in lx.ATTRIBUTE_WORDS:
+        elif tok.pos_ in (*_NOMINAL, "NUM", "X") or tok.lower_ in lx.ATTRIBUTE_WORDS or _adjective_as_noun(tok):
             m = _noun_mention(tok, self.mention)
         else:
             m = None
@@ -464,8 +491,9 @@ class _Analyser:
     def resolve_all(self) -> None:
         """Give every noun phrase an entity id, in text order (so that ``the woman`` finds ``a woman``)."""
         for tok in self.doc:
+            nominal = tok.pos_ in _NOMINAL or _adjective_as_noun(tok)
             if self.masks.get(tok.i) is not None or (
-                tok.i not in self.masks and tok.pos_ in _NOMINAL and tok.dep_ not in ("compound", "amod", "poss")
+                tok.i not in self.masks and nominal and tok.dep_ not in ("compound", "amod", "poss")
             ):
                 if tok.lower_ in lx.TIME_NOUNS and tok.dep_ in ("pobj", "npadvmod"):
                     continue
@@ -550,6 +578,11 @@ class _Analyser:
                 continue
             if c.dep_ == "prt" or (c.lower_ in lx.DIRECTIONS and c.dep_ in _DIRECTION_DEPS):
                 extra.append((c.i, c.lower_))
+            elif not list(c.children) and (
+                (c.lower_ in lx.COLOURS and c.dep_ not in ("nsubj", "nsubjpass", "conj", "pobj"))
+                or (c.pos_ == "ADJ" and c.dep_ in ("acomp", "oprd", "xcomp", "attr", "dobj"))
+            ):
+                extra.append((c.i, c.lower_ if c.lower_ in lx.COLOURS else normalize_label(c.lemma_)))  # turns green
         words += [w for _, w in sorted(extra)]
         if passive_patient is not None:
             agent_tok = next((c for c in v.children if c.dep_ == "agent"), None)
@@ -557,7 +590,7 @@ class _Analyser:
             if pobj is None:
                 return "be " + v.lower_, [None]
             return " ".join(words), [passive_patient]
-        objs = [c for c in v.children if c.dep_ in ("dobj", "obj")]
+        objs = [c for c in v.children if c.dep_ in ("dobj", "obj") and (c.i, c.lower_) not in extra]
         targets: list[str | None] = []
         for o in objs:
             for tok in [o, *[c for c in o.conjuncts if c.i > o.i]]:
@@ -809,4 +842,37 @@ def analyse_doc(
     for ev in analysis.events:
         ev.char = original(ev.char)
         ev.sentence = max(0, bisect.bisect_right(starts, ev.char) - 1)
+    return analysis
+
+
+def fold_colours(analysis: Analysis) -> Analysis:
+    """Move colour attributes into entity labels and ids, in place: ``circle`` with ``red`` becomes
+    ``red circle`` (the naming of the procedural world, where colours identify entities)."""
+    mapping: dict[str, str] = {}
+    taken: set[str] = set()
+    table: dict[str, Entity] = {}
+    for ident, ent in sorted(analysis.entities.items()):
+        colours = [a for a in ent.attributes if a in lx.COLOURS]
+        if not colours:
+            continue
+        label = " ".join([*colours, ent.label])
+        new_id, k = label, 1
+        while new_id in taken or (new_id in analysis.entities and new_id != ident):
+            k += 1
+            new_id = f"{label}#{k}"
+        taken.add(new_id)
+        mapping[ident] = new_id
+        table[new_id] = Entity(new_id, label, tuple(a for a in ent.attributes if a not in lx.COLOURS))
+    if not mapping:
+        return analysis
+    for ident, ent in analysis.entities.items():
+        if ident not in mapping:
+            table[ident] = ent
+    analysis.entities = table
+    for ev in analysis.events:
+        ev.agent = mapping.get(ev.agent, ev.agent)
+        ev.target = None if ev.target is None else mapping.get(ev.target, ev.target)
+    for fact in analysis.facts:
+        fact.subject = mapping.get(fact.subject, fact.subject)
+        fact.object = None if fact.object is None else mapping.get(fact.object, fact.object)
     return analysis

@@ -10,7 +10,7 @@ from dsg import DynamicSceneGraph, Event, EventSchedule, Provenance, schedule_to
 
 from ..errors import DysenInputError
 from ..nlp import load_nlp, loaded_model_name
-from .extract import Analysis, analyse_doc
+from .extract import Analysis, analyse_doc, fold_colours
 from .imagine import imagine
 from .timeline import assign_times
 
@@ -37,6 +37,9 @@ class RuleBasedPlanner:
             gets three frames and its motion chain (approach -> near -> at) becomes visible; the DSG's
             schedule is scaled to the same grid and its ``time_unit`` becomes ``"v/3"``.
         implicit_agent: label of the agent of imperative sentences (recipes: "chop the onions").
+        colour_in_label: name entities by colour and kind (``"red circle"``, no ``red`` attribute) instead of
+            kind with colour attributes (the default). The procedural world of :mod:`vdm.world` names its
+            entities this way, so its gold schedules compare label to label with this option on.
         nlp: a spaCy pipeline to use instead of the shared one from :func:`dysen.nlp.load_nlp`.
 
     The spaCy pipeline is loaded on first use, not at construction or import.
@@ -48,6 +51,7 @@ class RuleBasedPlanner:
         imagine: bool = True,
         substeps: int = 1,
         implicit_agent: str = "person",
+        colour_in_label: bool = False,
         nlp: Any | None = None,
     ) -> None:
         if isinstance(substeps, bool) or not isinstance(substeps, int) or substeps < 1:
@@ -57,10 +61,14 @@ class RuleBasedPlanner:
         self.imagine = imagine
         self.substeps = substeps
         self.implicit_agent = implicit_agent
+        self.colour_in_label = colour_in_label
         self._nlp = nlp
 
     def __repr__(self) -> str:
-        return f"RuleBasedPlanner(imagine={self.imagine}, substeps={self.substeps})"
+        return (
+            f"RuleBasedPlanner(imagine={self.imagine}, substeps={self.substeps}, "
+            f"colour_in_label={self.colour_in_label})"
+        )
 
     @property
     def nlp(self) -> Any:
@@ -77,6 +85,8 @@ class RuleBasedPlanner:
             return Analysis(text, source=text)
         analysis = analyse_doc(self.nlp, text, doc=doc, implicit_agent=self.implicit_agent)
         analysis.source = text
+        if self.colour_in_label:
+            fold_colours(analysis)
         # keep the extraction order for scene facts (they index events), then time them
         timed = assign_times(list(analysis.events))
         index = {id(ev): k for k, ev in enumerate(analysis.events)}

@@ -76,6 +76,29 @@ def test_world_captions(planner, text, expected, attributes):
     assert {e.label for e in sched.entities} <= {"circle", "square", "triangle"}
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # spaCy tags "square" as an adjective here, or hangs the subject under the verb without nsubj
+        ("The yellow square moves up.", [("yellow square", "move up", None, 0, 1)]),
+        ("The blue triangle rotates.", [("blue triangle", "rotate", None, 0, 1)]),
+        (
+            "The cyan triangle rotates, then the yellow square moves right.",
+            [("cyan triangle", "rotate", None, 0, 1), ("yellow square", "move right", None, 1, 2)],
+        ),
+        (
+            "The red circle turns green, then the red circle touches the blue square.",
+            [("red circle", "turn green", None, 0, 1), ("red circle", "touch", "blue square", 1, 2)],
+        ),
+    ],
+)
+def test_colour_in_label_naming(text, expected):
+    """The naming of the procedural world (vdm.world): colour + kind is the entity's label and id."""
+    sched = RuleBasedPlanner(colour_in_label=True).schedule(text)
+    assert rows(sched) == expected
+    assert all(e.label == e.id and not e.attributes for e in sched.entities)
+
+
 def test_targetless_actions_have_no_target(planner):
     sched = planner.schedule("The green triangle spins. The yellow square jumps.")
     assert [e.target for e in sched.events] == [None, None]
