@@ -35,6 +35,7 @@ class TrainConfig:
     data_workers: int = 0  # processes that build the cache (0: all cores)
     # models
     backbone_preset: str = "latte-tiny"
+    backbone_overrides: dict[str, Any] = field(default_factory=dict)  # e.g. {"num_layers": 6}
     vae_preset: str = "vae-tiny"
     vae_path: str | None = None  # a stage-I VAE folder (save_pretrained) for stages II/III
     dsg_arch: str = "rgtrm"

@@ -63,7 +63,8 @@ class DenoiserTrainModule(nn.Module):
 
 
 class TrainResult(dict):
-    """``{"steps", "final_loss", "losses", "steps_per_s", "output_dir", ...}``."""
+    """``{"steps", "final_loss", "losses", "steps_per_s", "output_dir", "module"}`` (``module``: the trained
+    module of this process, training weights, not EMA)."""
 
 
 def _text_cache(text: TextEncoder, device: torch.device) -> Callable[[list[str]], tuple[torch.Tensor, torch.Tensor]]:
@@ -86,7 +87,7 @@ def _text_cache(text: TextEncoder, device: torch.device) -> Callable[[list[str]]
 
 def build_models(cfg: TrainConfig, source: VideoBatchSource) -> tuple[DSGVideoDenoiser, DSGConditionEncoder | None]:
     name, backbone_cfg = PRESETS[cfg.backbone_preset]
-    backbone_cfg = dict(backbone_cfg)
+    backbone_cfg = {**backbone_cfg, **cfg.backbone_overrides}
     if name == "latte":
         backbone_cfg["video_length"] = cfg.num_frames
     use_dsg = cfg.stage != "text"
@@ -147,14 +148,17 @@ def train(
     metrics to log (the CLI uses it to sample world prompts and score them with the visual parser).
     """
     from accelerate import Accelerator
-    from accelerate.utils import set_seed
+    from accelerate.utils import DistributedDataParallelKwargs, set_seed
     from diffusers.optimization import get_scheduler
     from diffusers.training_utils import EMAModel
 
+    # parts of the DSG branch go unused in some steps (condition dropout, frames without attributes), so DDP
+    # must look for unused parameters
     acc = accelerator or Accelerator(
         mixed_precision=cfg.mixed_precision,
         gradient_accumulation_steps=cfg.grad_accum,
         cpu=not torch.cuda.is_available(),
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
     )
     set_seed(cfg.seed)
     out = Path(cfg.output_dir)
@@ -283,6 +287,7 @@ def train(
         final_loss=losses[-1] if losses else math.nan,
         steps_per_s=done / max(time.time() - t0, 1e-9),
         output_dir=str(out),
+        module=acc.unwrap_model(module),
     )
     if acc.is_main_process:
         raw = acc.unwrap_model(module)
