@@ -13,7 +13,7 @@ Timings are CPU time (``time.process_time``) of this process, one thread by defa
 interleaved round by round and medians reported, so that load from other processes on a shared machine
 hits all variants alike.
 
-    .venv/bin/python benchmarks/bench_rgtrm.py               # about 3-5 minutes on 2 CPU cores
+    .venv/bin/python benchmarks/bench_rgtrm.py               # about 3 CPU minutes (9 rounds)
     .venv/bin/python benchmarks/bench_rgtrm.py --quick       # fewer rounds, smaller widths
 """
 
@@ -325,7 +325,7 @@ def bench_encoder(rounds: int, threads: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help="fewer rounds and widths (smoke run)")
     ap.add_argument("--_probe", nargs=2, help=argparse.SUPPRESS)

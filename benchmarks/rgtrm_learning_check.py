@@ -10,7 +10,7 @@ their own (the static ``TransformerConv`` stack, with the frame index as its onl
 from the frame index; a model with memory over frames can be exact. RGTrm in ``"paper"`` mode sees
 ``num_layers - 1`` frames back (eq. 4 uses the raw previous query), in ``"scan"`` mode all the way back.
 
-    .venv/bin/python benchmarks/rgtrm_learning_check.py            # about 2-4 CPU minutes
+    .venv/bin/python benchmarks/rgtrm_learning_check.py            # about 1 CPU minute
 
 Prints a table of held-out accuracies; exits with status 1 if RGTrm (scan) does not beat the static
 transformer by at least 10 points on the frames that need memory.

@@ -303,6 +303,10 @@ class RGTrmConv(MessagePassing):
                 )
             if edge_attr.dim() != 2 or edge_attr.size(0) != e:
                 raise RGTrmInputError("edge_attr", tuple(edge_attr.shape), f"must have one row per edge ({e})")
+        elif edge_attr is not None:
+            raise RGTrmInputError(
+                "edge_attr", tuple(edge_attr.shape), "given, but the layer was built without edge_dim"
+            )
         if dst_ptr is not None and dst_ptr.shape != (n + 1,):
             raise RGTrmInputError("dst_ptr", tuple(dst_ptr.shape), f"must be a ({n + 1},) CSR pointer")
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -32,7 +33,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
-from dsg import DSGVocab, FrameInstanceBatch, collate
+from dsg import DSGVocab, DynamicSceneGraph, FrameInstanceBatch, collate
 
 from .conv import Gate, Recurrence
 from .embeddings import FrameEncoding, LabelEmbedding, LearnedLabelEmbedding, label_embedding_from_config
@@ -204,7 +205,7 @@ class DSGEncoder(nn.Module, ABC):
         pooled = pooled.index_put((graph_of_frame, frame_in_graph), flat)
         return DSGEncoding(x, dense, mask, pooled, batch.frame_mask())
 
-    def encode(self, dsgs: list, vocab: DSGVocab) -> DSGEncoding:
+    def encode(self, dsgs: Sequence[DynamicSceneGraph], vocab: DSGVocab) -> DSGEncoding:
         """Collate ``dsgs`` with ``vocab`` and encode them."""
         return self(collate(dsgs, vocab).to(self.empty_frame.device))
 

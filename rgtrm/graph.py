@@ -19,6 +19,8 @@ from functools import cached_property
 import torch
 from torch import Tensor
 
+from dsg import FrameInstanceBatch
+
 __all__ = ["FORWARD", "NUM_EDGE_TYPES", "REVERSE", "SELF", "UNARY", "FrameOrder", "MessageGraph", "build_graph"]
 
 FORWARD, REVERSE, UNARY, SELF = 0, 1, 2, 3
@@ -74,7 +76,7 @@ class MessageGraph:
         return FrameOrder(order, counts, rank)
 
 
-def build_graph(batch, *, reverse_edges: bool = True, self_loops: bool = True) -> MessageGraph:
+def build_graph(batch: FrameInstanceBatch, *, reverse_edges: bool = True, self_loops: bool = True) -> MessageGraph:
     """Build the :class:`MessageGraph` of a :class:`dsg.FrameInstanceBatch`."""
     n = batch.num_instances
     src, dst = batch.edge_index

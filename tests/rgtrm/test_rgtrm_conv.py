@@ -181,6 +181,8 @@ def test_bad_inputs_raise_typed_errors() -> None:
         conv(x, ei.to_sparse(), prev, torch.randn(2, 5))
     with pytest.raises(RGTrmInputError, match="dst_ptr"):
         conv(x, ei, prev, torch.randn(2, 5), dst_ptr=torch.tensor([0, 2]))
+    with pytest.raises(RGTrmInputError, match="without edge_dim"):
+        RGTrmConv(6, 4)(x, ei, prev, torch.randn(2, 5))
     with pytest.raises(RGTrmConfigError, match="recurrence"):
         RGTrmConv(6, 4, recurrence="lstm")  # type: ignore[arg-type]
     with pytest.raises(RGTrmConfigError, match="gate"):
