@@ -3,39 +3,12 @@
 import numpy as np
 import pytest
 import torch
+from conftest import F
+from conftest import make_graph as _graph
 
 import dsg
-from dsg import DSGVocab, EventSchedule, schedule_to_dsg
-from vdm.models import PRESETS, DSGVideoDenoiser
-from vdm.models.dsg_encoder import DSGConditionEncoder
-from vdm.models.vae import build_vae
 from vdm.pipelines import DysenVDMPipeline, PipelineInputError, PlannerSpecError, load_planner
 from vdm.text import TextEncoder, TokenizerError, check_tokenizer
-
-F = 4
-
-
-def _graph(first="move left", second="jump"):
-    s = EventSchedule.from_tuples([("red circle", first, None, (0, 1)), ("blue square", second, None, (1, 2))])
-    return schedule_to_dsg(s, text=f"the red circle {first}s, then the blue square {second}s")
-
-
-@pytest.fixture(scope="module")
-def pipe():
-    from diffusers import DDIMScheduler
-
-    torch.manual_seed(0)
-    vocab = DSGVocab.build([_graph(), _graph("grow", "shrink")])
-    enc = DSGConditionEncoder.from_vocab(vocab, hidden=32, num_layers=1, heads=4, dropout=0.0)
-    cfg = dict(PRESETS["latte-tiny"][1], num_layers=1, video_length=F)
-    den = DSGVideoDenoiser("latte", cfg, dsg_dim=32, gate_init=1.0)
-    vae = build_vae("vae-tiny", block_out_channels=(16, 16, 16))
-    sched = DDIMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", clip_sample=False)
-    p = DysenVDMPipeline(den, vae, sched, enc, num_frames=F).to("cpu")
-    for m in (den, vae, enc):
-        m.eval()
-    p.set_progress_bar_config(disable=True)
-    return p
 
 
 def _run(pipe, **kw):
