@@ -110,24 +110,36 @@ def _event_keys(ev: Event, sched: EventSchedule) -> tuple[str, str, str | None]:
     return agent, label_key(ev.predicate), target
 
 
+def _occurrences(keys: list[tuple[str, str, str | None]]) -> list[int]:
+    """For each event, how many earlier events (in schedule order) have the same triplet."""
+    seen: dict[tuple[str, str, str | None], int] = {}
+    out = []
+    for k in keys:
+        out.append(seen.get(k, 0))
+        seen[k] = out[-1] + 1
+    return out
+
+
 def match_events(pred: EventSchedule, gold: EventSchedule) -> list[tuple[int, int]]:
     """One-to-one matching of predicted to gold events, ``[(pred_index, gold_index), ...]``.
 
     Greedy by decreasing score: 3 for the whole triplet, else 1 per matching part (agent, predicate,
-    target); ties broken by interval overlap, then by index. Pairs with score 0 are not matched.
+    target). Ties are broken by the occurrence rank (the k-th "a jumps" of the prediction goes with the
+    k-th "a jumps" of the gold, whatever the two time grids are), then by interval overlap, then by index.
+    Pairs with score 0 are not matched.
     """
     pk = [_event_keys(e, pred) for e in pred.events]
     gk = [_event_keys(e, gold) for e in gold.events]
+    po, go = _occurrences(pk), _occurrences(gk)
     cands = []
     for i, (pa, pp, pt) in enumerate(pk):
         for j, (ga, gp, gt) in enumerate(gk):
             score = 3 if (pa, pp, pt) == (ga, gp, gt) else (pa == ga) + (pp == gp) + (pt == gt)
             if score:
-                iou = _iou(pred.events[i], gold.events[j])
-                cands.append((-score, -iou, i, j))
+                cands.append((-score, abs(po[i] - go[j]), -_iou(pred.events[i], gold.events[j]), i, j))
     cands.sort()
     used_p, used_g, out = set(), set(), []
-    for _, _, i, j in cands:
+    for _, _, _, i, j in cands:
         if i not in used_p and j not in used_g:
             used_p.add(i)
             used_g.add(j)

@@ -17,6 +17,11 @@ $pip install -q -c constraints.txt torch==2.13.0
 # 2. the library and its dependencies, torch held by the constraints file.
 if [ -n "$extras" ]; then target=".[${extras}]"; else target="."; fi
 $pip install -q -c constraints.txt -e "$target"
+# 2b. test tools only: open-clip-torch carries the CLIP BPE merges the offline CLIP tokenizer builder reads; its own
+#     dependencies (timm, torchvision) are not needed for that and would pull another torch, hence --no-deps.
+if [[ ",$extras," == *",dev,"* ]]; then
+  $pip install -q --no-deps open-clip-torch==3.3.0
+fi
 # 3. torch-scatter is source-only and needs torch in its build environment. Optional: PyG falls back to
 #    pure torch without it. A first build takes about 6 minutes; pip's wheel cache makes later ones instant.
 if ! .venv/bin/python -c "import torch_scatter" 2>/dev/null; then

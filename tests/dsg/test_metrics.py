@@ -94,3 +94,13 @@ def test_scene_statistics_counts():
     assert scene_statistics(schedule_to_dsg(s), per="segment").triplets == 1.5
     with pytest.raises(DSGValidationError, match="per"):
         scene_statistics(schedule_to_dsg(s), per="x")
+
+
+def test_repeated_events_match_by_occurrence_across_grids():
+    pred = EventSchedule.from_tuples(
+        [("a", "jump", None, (0, 1)), ("b", "spin", None, (1, 2)), ("a", "jump", None, (2, 3))]
+    )
+    gold = EventSchedule.from_tuples(
+        [("a", "jump", None, (1, 7)), ("b", "spin", None, (7, 9)), ("a", "jump", None, (9, 15))]
+    )
+    assert event_order(pred, gold).kendall_tau == 1.0
