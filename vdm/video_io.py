@@ -9,11 +9,12 @@
 * :func:`write_strip`: one PNG with the frames in a row (each titled with the events active in it) above
   the DSG timeline drawn by :func:`dsg.draw_timeline`.
 
-Heavy libraries (``av``, ``imageio``, ``matplotlib``) are imported inside the functions that use them.
+Heavy libraries (``av``, ``imageio``, ``PIL``, ``matplotlib``) are imported inside the functions that use them.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -191,7 +192,7 @@ def write_video(
 
 
 def read_video(path: str | os.PathLike[str]) -> np.ndarray:
-    """All frames of a video file as ``(F, H, W, 3)`` uint8 (GIF through imageio, the rest through PyAV).
+    """All frames of a video file as ``(F, H, W, 3)`` uint8 (GIF through Pillow, the rest through PyAV).
 
     Raises:
         FileNotFoundError: no such file.
@@ -202,10 +203,9 @@ def read_video(path: str | os.PathLike[str]) -> np.ndarray:
         raise FileNotFoundError(f"no video file at {path}")
     try:
         if path.suffix.lower() == ".gif":
-            import imageio.v3 as iio
-
-            arr = np.asarray(iio.imread(path, index=None, mode="RGB"))
-            return np.ascontiguousarray(arr.reshape(-1, *arr.shape[-3:]))
+            frames, durations = _read_gif(path)
+            unit = _gif_unit(durations)
+            return np.stack([f for f, d in zip(frames, durations) for _ in range(max(1, round(d / unit)))])
         import av
 
         with av.open(str(path)) as container:
@@ -215,6 +215,24 @@ def read_video(path: str | os.PathLike[str]) -> np.ndarray:
     if not frames:
         raise VideoFormatError(f"cannot decode video {path}: no video frames")
     return np.stack(frames)
+
+
+def _read_gif(path: Path) -> tuple[list[np.ndarray], list[int]]:
+    """Frames (RGB) and their durations (ms) of a GIF, as stored."""
+    from PIL import Image, ImageSequence
+
+    frames, durations = [], []
+    with Image.open(path) as img:
+        for frame in ImageSequence.Iterator(img):
+            frames.append(np.asarray(frame.convert("RGB")))
+            durations.append(int(frame.info.get("duration", 100) or 100))
+    return frames, durations
+
+
+def _gif_unit(durations: list[int]) -> float:
+    """Duration of one video frame: Pillow stores a run of identical frames once, with the run's total
+    duration, so the frame duration is the greatest common divisor of the stored ones."""
+    return float(math.gcd(*durations)) if durations else 100.0
 
 
 def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
@@ -228,10 +246,7 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
         with av.open(str(path)) as container:
             fps = float(container.streams.video[0].average_rate or 0.0)
     else:
-        import imageio.v3 as iio
-
-        meta = iio.immeta(path, index=0)
-        fps = 1000.0 / float(meta.get("duration", 100) or 100)
+        fps = 1000.0 / _gif_unit(_read_gif(path)[1])
     n, h, w, _ = frames.shape
     return VideoInfo(n, fps, w, h, n / fps if fps else 0.0)
 
@@ -240,7 +255,7 @@ def _active_events(dsg: Any, frame: int) -> list[str]:
     sched = getattr(dsg, "schedule", None)
     if sched is None or getattr(dsg, "time_unit", None) != "frame":
         return []
-    return [f"{e.agent} {e.predicate}" + (f" {e.target}" if e.target else "") for e in sched.active(frame)]
+    return [f"{e.agent}:\n{e.predicate}" + (f" {e.target}" if e.target else "") for e in sched.active(frame)]
 
 
 def write_strip(
