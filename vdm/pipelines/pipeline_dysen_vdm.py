@@ -67,6 +67,7 @@ class DysenVDMPipeline(DiffusionPipeline):
         text_encoder: Any = None,
         tokenizer: Any = None,
         planner_spec: str = DEFAULT_PLANNER,
+        planner_kwargs: dict[str, Any] | None = None,
         num_frames: int = 16,
         max_text_length: int = 32,
     ) -> None:
@@ -79,7 +80,12 @@ class DysenVDMPipeline(DiffusionPipeline):
             text_encoder=text_encoder,
             tokenizer=tokenizer,
         )
-        self.register_to_config(planner_spec=planner_spec, num_frames=num_frames, max_text_length=max_text_length)
+        self.register_to_config(
+            planner_spec=planner_spec,
+            planner_kwargs=dict(planner_kwargs or {}),
+            num_frames=num_frames,
+            max_text_length=max_text_length,
+        )
         self._planner: Planner | None = None
         self._text: TextEncoder | None = None
 
@@ -87,7 +93,7 @@ class DysenVDMPipeline(DiffusionPipeline):
     @property
     def planner(self) -> Planner:
         if self._planner is None:
-            self._planner = load_planner(self.config.planner_spec)
+            self._planner = load_planner(self.config.planner_spec, **(self.config.get("planner_kwargs") or {}))
         return self._planner
 
     @planner.setter

@@ -45,6 +45,8 @@ class TrainConfig:
     gate_init: float = 0.1  # from-scratch models: a non-zero gate lets the DSG branch learn from step 0
     text_encoder_path: str | None = None
     planner_spec: str = "dysen:RuleBasedPlanner"
+    planner_kwargs: dict[str, Any] = field(default_factory=dict)
+    planned_dsgs: str | None = None  # stage III: a JSONL of precomputed DSGs (`dysen-vdm annotate`), keyed by text
     # diffusion
     prediction_type: str = "epsilon"  # paper: epsilon; "v_prediction" optional
     beta_schedule: str = "squaredcos_cap_v2"  # paper: linear DDPM, T = 1000; cosine converges faster on tiny data

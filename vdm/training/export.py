@@ -61,6 +61,7 @@ def export_pipeline(
         sampling_scheduler(cfg, sampler),
         encoder,
         planner_spec=cfg.planner_spec,
+        planner_kwargs=cfg.planner_kwargs,
         num_frames=cfg.num_frames,
     )
     pipe.to(getattr(torch, dtype))

@@ -200,6 +200,11 @@ def train(
         ema.to(acc.device)
 
     planned: dict[str, DynamicSceneGraph] = {}
+    if cfg.stage == "planner" and cfg.planned_dsgs:
+        from dsg import read_jsonl
+
+        planned = {d.text: d for d in read_jsonl(cfg.planned_dsgs) if d.text is not None}
+        acc.print(f"{len(planned)} precomputed DSGs from {cfg.planned_dsgs}")
     losses: list[float] = []
     t0, done, step = time.time(), 0, start
     world = acc.num_processes
@@ -217,12 +222,12 @@ def train(
             else:
                 dsgs: list[DynamicSceneGraph | None] | None = list(batch.dsgs)
                 if cfg.stage == "planner":
-                    if planner is None:
-                        from ..pipelines import load_planner
-
-                        planner = load_planner(cfg.planner_spec)
                     for c in batch.captions:
                         if c not in planned:
+                            if planner is None:
+                                from ..pipelines import load_planner
+
+                                planner = load_planner(cfg.planner_spec, **cfg.planner_kwargs)
                             planned[c] = planner.plan(c)
                     dsgs = [planned[c] for c in batch.captions]
                 elif cfg.stage == "text":

@@ -255,6 +255,7 @@ def world_eval_hook(cfg: TrainConfig, source: WorldSource) -> Callable[[int, Any
             sampling_scheduler(cfg),
             module.dsg_encoder,
             planner_spec=cfg.planner_spec,
+            planner_kwargs=cfg.planner_kwargs,
             num_frames=cfg.num_frames,
         )
         pipe.set_progress_bar_config(disable=True)
