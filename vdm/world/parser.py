@@ -141,19 +141,19 @@ def estimate_noise(frames: np.ndarray) -> float:
 
 
 def _largest_blobs(masks: np.ndarray) -> np.ndarray:
-    """Open each ``(H, W)`` mask of ``(F, K, H, W)`` with a 3×3 square and keep its largest 8-connected blob."""
+    """Per ``(H, W)`` mask of ``(F, K, H, W)``: the 8-connected parts of the mask that touch the largest blob
+    left after a 3×3 opening (the opening finds the entity among scattered noise; keeping the unopened
+    pixels of its blob keeps corners that the opening would cut)."""
     from scipy import ndimage
 
     opened = ndimage.binary_opening(masks, structure=np.ones((1, 1, 3, 3), dtype=bool))
-    out = np.zeros_like(opened)
+    out = np.zeros_like(masks)
     eight = np.ones((3, 3), dtype=bool)
     for f, k in zip(*np.nonzero(opened.any(axis=(-2, -1)))):
         labels, n = ndimage.label(opened[f, k], structure=eight)
-        if n == 1:
-            out[f, k] = opened[f, k]
-        elif n > 1:
-            sizes = np.bincount(labels.ravel())[1:]
-            out[f, k] = labels == 1 + int(np.argmax(sizes))
+        core = opened[f, k] if n == 1 else labels == 1 + int(np.argmax(np.bincount(labels.ravel())[1:]))
+        parts, _ = ndimage.label(masks[f, k], structure=eight)
+        out[f, k] = np.isin(parts, np.unique(parts[core]))
     return out
 
 
@@ -262,8 +262,8 @@ class WorldParser:
     def _segment(self, frames: np.ndarray, noisy: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-colour masks ``(F, K, H, W)``, their opacity levels ``(F, K)`` and areas ``(F, K)``.
 
-        On noisy videos each mask is also opened (3×3) and cut to its largest 8-connected blob (an
-        entity is one blob; noise is scattered), and colours fainter than ``faint`` are dropped.
+        On noisy videos each mask is also cut to its main blob (:func:`_largest_blobs`: an entity is one
+        blob, noise is scattered), and colours fainter than ``faint`` are dropped.
         """
         st = self.settings
         d = (frames - self._bg).astype(np.float32)  # (F, H, W, 3)
@@ -342,25 +342,28 @@ class WorldParser:
             alpha = np.where(vis, level[np.arange(f), np.maximum(colour, 0)], 0.0)
             tracks.append(_Track(chain, vis, colour, tmask, alpha))
         for tr in tracks:
-            self._identify(tr, cfg)
+            self._identify(tr, cfg, noisy)
         return tracks
 
-    def _identify(self, tr: _Track, cfg: WorldConfig) -> None:
+    def _identify(self, tr: _Track, cfg: WorldConfig, noisy: bool) -> None:
         """Shape, initial size class and id of a track.
 
         The shape is fitted on the first visible frame; when the two best shapes score within 0.03 of
-        each other, the middle and last visible frames vote too.
+        each other, the middle and last visible frames vote too. On noisy videos five frames spread over
+        the track always vote (the score sums break ties).
         """
         frames = np.nonzero(tr.visible)[0]
         votes: Counter[str] = Counter()
         score: Counter[str] = Counter()
-        for k, m in enumerate(sorted({int(frames[0]), int(frames[len(frames) // 2]), int(frames[-1])})):
+        spread = (0.0, 0.25, 0.5, 0.75, 1.0) if noisy else (0.0, 0.5, 1.0)
+        picks = sorted({int(frames[round(q * (len(frames) - 1))]) for q in spread})
+        for k, m in enumerate(picks):
             fit = fit_shape(tr.masks[m], cfg.shapes, sizes=tuple(cfg.size_px.values()), angle_step=cfg.rotation_step)
             votes[fit.shape] += 1
             for name, s in fit.scores.items():
                 score[name] += s
             ranked = sorted(fit.scores.values(), reverse=True)
-            if k == 0 and (len(ranked) < 2 or ranked[0] - ranked[1] >= 0.03):
+            if k == 0 and not noisy and (len(ranked) < 2 or ranked[0] - ranked[1] >= 0.03):
                 break
         tr.shape = max(votes, key=lambda name: (votes[name], score[name]))
         first = int(frames[0])
@@ -373,7 +376,7 @@ class WorldParser:
     def _events(self, tr: _Track, tracks: Sequence[_Track], cfg: WorldConfig, noisy: bool) -> list[Event]:
         """Runs of changing steps, named by :meth:`_name_run`.
 
-        On noisy videos each change threshold is raised to three times the track's median step change
+        On noisy videos each change threshold is raised to ``jitter`` times the track's median step change
         (the jitter of a still entity; most steps of an entity are still), never below the clean one.
         """
         thr = self.settings.thresholds
