@@ -13,8 +13,8 @@ into a frame-aligned :class:`~dsg.DynamicSceneGraph` with its event schedule. St
 3. **Entities**: each colour seen in enough frames is an entity; a colour that vanishes exactly where
    another appears in the next frame (same place, same area) is the same entity changing colour. Its
    shape is found by redrawing candidates with the world's rasteriser (:func:`~vdm.world.geometry.fit_shape`)
-   and its initial size class from its area; its id is ``"<first colour> <shape>"`` and its label the
-   shape, as in the gold DSG.
+   and its initial size class from its area; its id and label are ``"<first colour> <shape>"``, as in
+   the gold DSG.
 4. **Events**: a frame step ``f -> f + 1`` is a change of an entity when it (dis)appears, changes colour
    or opacity, moves, grows or turns above :class:`~vdm.world.geometry.ChangeThresholds`; maximal runs of
    changing steps are events ``[start, end)``, named by :class:`~vdm.world.geometry.RunRules` (colour
@@ -219,7 +219,7 @@ class WorldParser:
         colours = [[cfg.colours[tr.colour[m]] if tr.visible[m] else None for tr in tracks] for m in range(f)]
         spatial = spatial_relations(masks, cfg.near_px)
         graphs = build_frames(ids, vis, colours, size_cls, events, spatial)
-        entities = tuple(Entity(i, i.rsplit(" ", 1)[-1]) for i in ids)  # label: the shape noun, as in the gold
+        entities = tuple(Entity(i) for i in ids)  # label = id = "<first colour> <shape>", as in the gold
         schedule = EventSchedule(tuple(events), "frame", entities)
         prov = Provenance("WorldParser", ("parse",), tuple(notes))
         return DynamicSceneGraph(graphs, entities, text, "frame", schedule, prov)

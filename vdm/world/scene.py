@@ -17,10 +17,11 @@ __all__ = ["EntitySpec", "Scene"]
 class EntitySpec:
     """One entity as it is when first seen: shape, colour and size class.
 
-    Its id is ``"<colour> <shape>"`` (``"red circle"``): colours are unique over the whole video, so the
-    initial colour names the entity for good, even after it turns another colour. Its label is the
-    shape (``"circle"``), as in scene-graph datasets and in what a planner reads from "the red circle"
-    (object ``circle``, attribute ``red``); colour and size are per-frame attributes of the DSG.
+    Its id and label are ``"<colour> <shape>"`` (``"red circle"``): colours are unique over the whole video,
+    so the initial colour names the entity for good, even after it turns another colour, and label-level
+    triplets (TriRec, paper eq. 7) tell the red circle from the blue one. Current colour and size class
+    are per-frame attributes of the DSG. (A planner reads "the red circle" this way with
+    ``dysen.RuleBasedPlanner(colour_in_label=True)``.)
     """
 
     shape: str
@@ -33,7 +34,7 @@ class EntitySpec:
 
     @property
     def label(self) -> str:
-        return self.shape
+        return self.id
 
     def to_entity(self) -> Entity:
         return Entity(self.id, self.label)
