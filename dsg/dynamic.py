@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import DSGValidationError
-from .graph import Entity, Relation, SceneGraph
+from .graph import Entity, Relation, SceneGraph, entity_table
 from .labels import label_key
 from .schedule import EventSchedule
 
@@ -95,18 +95,8 @@ class DynamicSceneGraph:
             if not isinstance(sg, SceneGraph):
                 raise DSGValidationError("frames", sg, "must be a SceneGraph", frame=m)
         object.__setattr__(self, "frames", frames)
-        table: dict[str, Entity] = {}
-        for ent in self.entities:
-            if not isinstance(ent, Entity):
-                raise DSGValidationError("entities", ent, "must be Entity objects")
-            if ent.id in table and table[ent.id] != ent:
-                raise DSGValidationError("entities", ent.id, "duplicate entity id with different contents")
-            table[ent.id] = ent
-        for sg in frames:
-            for ident in sg.objects:
-                if ident not in table:
-                    table[ident] = Entity(ident)
-        object.__setattr__(self, "entities", tuple(sorted(table.values(), key=lambda e: e.id)))
+        used = (i for sg in frames for i in sg.objects)
+        object.__setattr__(self, "entities", entity_table(self.entities, used, "entities"))
         if self.text is not None and not isinstance(self.text, str):
             raise DSGValidationError("text", self.text, "must be a string or None")
         if not isinstance(self.time_unit, str) or not self.time_unit:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from .errors import DSGValidationError
 from .labels import normalize_label
 
-__all__ = ["Entity", "Relation", "SceneGraph"]
+__all__ = ["Entity", "Relation", "SceneGraph", "entity_table"]
 
 
 def _nonempty(field_name: str, value: object, frame: int | None = None, *, entity: bool = False) -> str:
@@ -168,3 +168,22 @@ class SceneGraph:
         return SceneGraph(
             self.objects + other.objects, self.attributes + other.attributes, self.relations + other.relations
         )
+
+
+def entity_table(entities: Iterable[object], used_ids: Iterable[str], field_name: str) -> tuple[Entity, ...]:
+    """Validate an entity table, add a default :class:`Entity` for every used id it lacks, sort it by id.
+
+    Raises :class:`DSGValidationError` (naming ``field_name``) for non-entities and for two different
+    entities with one id.
+    """
+    table: dict[str, Entity] = {}
+    for ent in entities:
+        if not isinstance(ent, Entity):
+            raise DSGValidationError(field_name, ent, "must be Entity objects")
+        if ent.id in table and table[ent.id] != ent:
+            raise DSGValidationError(field_name, ent.id, "duplicate entity id with different contents")
+        table[ent.id] = ent
+    for ident in used_ids:
+        if ident not in table:
+            table[ident] = Entity(ident)
+    return tuple(sorted(table.values(), key=lambda e: e.id))

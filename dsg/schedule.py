@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .errors import DSGValidationError
-from .graph import Entity, Relation, _entity_id, _nonempty
+from .graph import Entity, Relation, _entity_id, _nonempty, entity_table
 
 __all__ = ["Event", "EventSchedule"]
 
@@ -94,18 +94,8 @@ class EventSchedule:
         object.__setattr__(self, "events", tuple(sorted(set(evs), key=Event.sort_key)))
         if not isinstance(self.time_unit, str) or not self.time_unit.strip():
             raise DSGValidationError("schedule.time_unit", self.time_unit, "must be a non-empty string")
-        table: dict[str, Entity] = {}
-        for ent in self.entities:
-            if not isinstance(ent, Entity):
-                raise DSGValidationError("schedule.entities", ent, "must be Entity objects")
-            if ent.id in table and table[ent.id] != ent:
-                raise DSGValidationError("schedule.entities", ent.id, "duplicate entity id")
-            table[ent.id] = ent
-        for ev in evs:
-            for ident in (ev.agent, ev.target):
-                if ident is not None and ident not in table:
-                    table[ident] = Entity(ident)
-        object.__setattr__(self, "entities", tuple(sorted(table.values(), key=lambda e: e.id)))
+        used = (i for ev in evs for i in (ev.agent, ev.target) if i is not None)
+        object.__setattr__(self, "entities", entity_table(self.entities, used, "schedule.entities"))
 
     @classmethod
     def from_tuples(cls, rows: Iterable[tuple], time_unit: str = "v", entities: Iterable[Entity] = ()) -> EventSchedule:
