@@ -154,7 +154,8 @@ class DysenVDMPipeline(DiffusionPipeline):
             dsg: DSG(s) to condition on instead of planning (edit a DSG to control the video). With no
                 ``prompt``, each DSG's ``text`` (or its triplets) is used as the text condition.
             num_frames: keyframes to denoise (default: the pipeline's ``num_frames``, 16 as in the paper).
-            height, width: frame size in pixels (default: the VAE's ``sample_size``).
+            height: frame height in pixels (default: the VAE's ``sample_size``).
+            width: frame width in pixels (default: the VAE's ``sample_size``).
             num_inference_steps: solver steps of the scheduler (DDIM / DPM-Solver: 20 is enough).
             guidance_scale: classifier-free guidance weight; the unconditional branch gets the empty
                 text and the null DSG. ``<= 1`` disables guidance (and the batch doubling).
