@@ -3,7 +3,7 @@
 Training batches are deterministic in the step index (resume replays them exactly); every video comes
 with its caption and its gold frame-aligned DSG. Difficulty levels 1..``max_events`` (1-3 sequential
 events with canonical captions) are mixed uniformly. Train, validation and test scenes come from
-disjoint seed ranges.
+:class:`~vdm.world.WorldDataset`'s disjoint seed streams.
 """
 
 from __future__ import annotations
@@ -20,49 +20,38 @@ import torch
 
 from dsg import DSGVocab, DynamicSceneGraph
 
-from ..world.captions import caption_scene
-from ..world.config import Difficulty, WorldConfig
-from ..world.gold import gold_dsg
+from ..world.config import WorldConfig
+from ..world.dataset import WorldDataset
 from ..world.parser import WorldParser, score_video
-from ..world.render import render_batch
-from ..world.sampler import sample_scene
 from .config import TrainConfig
 from .data import VideoBatch
 
-__all__ = ["SPLIT_SEEDS", "CachedSource", "WorldSource", "build_cache", "evaluate_on_world", "world_eval_hook"]
-
-SPLIT_SEEDS = {"train": 0, "val": 1_000_000_000, "test": 2_000_000_000}
+__all__ = ["CachedSource", "WorldSource", "build_cache", "evaluate_on_world", "world_eval_hook"]
 
 
 @dataclass
 class WorldSource:
-    """Batches of (video in [-1, 1], caption, gold DSG) from the procedural world."""
+    """Batches of (video in [-1, 1], caption, gold DSG) from :class:`vdm.world.WorldDataset` (its disjoint
+    train/val/test seed streams; difficulty levels drawn uniformly per sample)."""
 
     config: WorldConfig
     levels: tuple[int, ...] = (1, 2, 3)
     split: str = "train"
+    seed: int = 0
 
     @classmethod
     def from_config(cls, cfg: TrainConfig, split: str = "train") -> WorldSource:
         world = WorldConfig(num_frames=cfg.num_frames, height=cfg.resolution, width=cfg.resolution)
-        return cls(world, tuple(range(1, min(cfg.max_events, 6) + 1)), split)
+        return cls(world, tuple(range(1, min(cfg.max_events, 6) + 1)), split, cfg.seed)
 
-    def scene(self, index: int) -> Any:
-        seed = SPLIT_SEEDS[self.split] + index
-        return sample_scene(seed, self.config, Difficulty.level(self.levels[index % len(self.levels)]))
+    def dataset(self, size: int) -> WorldDataset:
+        return WorldDataset(self.split, size, config=self.config, difficulty=self.levels, seed=self.seed)
 
     def examples(self, indices: list[int]) -> tuple[torch.Tensor, list[str], list[DynamicSceneGraph]]:
-        """uint8 videos ``(B, F, H, W, 3)``, captions and gold DSGs of the scenes ``indices``."""
-        scenes = [self.scene(i) for i in indices]
-        rendered = render_batch(scenes)
-        captions, dsgs = [], []
-        for b, (i, sc) in enumerate(zip(indices, scenes)):
-            masks = rendered.masks[b, :, : len(sc.entities)]
-            first = gold_dsg(sc, masks)
-            text = caption_scene(sc, SPLIT_SEEDS[self.split] + i, first_frame=first.frames[0]).text
-            captions.append(text)
-            dsgs.append(first.replace(text=text))
-        return rendered.videos, captions, dsgs
+        """uint8 videos ``(B, F, H, W, 3)``, captions and gold DSGs of the samples ``indices``."""
+        items = self.dataset(max(indices) + 1).__getitems__(indices)
+        videos = torch.stack([it["video"] for it in items]).permute(0, 1, 3, 4, 2).contiguous()
+        return videos, [it["caption"] for it in items], [it["dsg"] for it in items]
 
     def batch(self, index: int, batch_size: int) -> VideoBatch:
         videos, captions, dsgs = self.examples(list(range(index * batch_size, (index + 1) * batch_size)))
