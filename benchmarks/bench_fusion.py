@@ -23,20 +23,22 @@ PRESETS = ("latte-tiny", "unet3d-tiny")
 def child(preset: str, fused: bool, batch: int, steps: int) -> dict:
     import torch
 
+    import rgtrm.encoder  # noqa: F401  (both variants import the same code, so RSS compares tensors, not imports)
     from dsg import DSGVocab, EventSchedule, schedule_to_dsg
     from vdm.models import DSGVideoDenoiser
     from vdm.models.dsg_encoder import DSGConditionEncoder
     from vdm.training.trainer import DenoiserTrainModule
-
-    import rgtrm.encoder  # noqa: F401  (both variants import the same code, so RSS compares tensors, not imports)
 
     torch.manual_seed(0)
     torch.set_num_threads(2)
     f = 16
     den = DSGVideoDenoiser.from_preset(preset, dsg_dim=128 if fused else None, gate_init=0.1)
     sched = EventSchedule.from_tuples(
-        [("red circle", "move left", None, (0, 2)), ("blue square", "jump", None, (1, 3)),
-         ("red circle", "approach", "blue square", (3, 5))]
+        [
+            ("red circle", "move left", None, (0, 2)),
+            ("blue square", "jump", None, (1, 3)),
+            ("red circle", "approach", "blue square", (3, 5)),
+        ]
     )
     graphs = [schedule_to_dsg(sched)] * batch
     enc = DSGConditionEncoder.from_vocab(DSGVocab.build(graphs), hidden=128, num_layers=2, heads=4) if fused else None
@@ -53,8 +55,11 @@ def child(preset: str, fused: bool, batch: int, steps: int) -> dict:
         opt.zero_grad()
         if i:  # first step warms up
             times.append(time.perf_counter() - t0)
-    return {"ms": 1e3 * sorted(times)[len(times) // 2], "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "params_m": sum(p.numel() for p in mod.parameters()) / 1e6}
+    return {
+        "ms": 1e3 * sorted(times)[len(times) // 2],
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "params_m": sum(p.numel() for p in mod.parameters()) / 1e6,
+    }
 
 
 def main() -> None:
@@ -69,8 +74,17 @@ def main() -> None:
     rows = {}
     for preset in PRESETS:
         for fused in (False, True):
-            cmd = [sys.executable, __file__, "--child", preset, str(int(fused)), "--batch", str(args.batch),
-                   "--steps", str(args.steps)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--child",
+                preset,
+                str(int(fused)),
+                "--batch",
+                str(args.batch),
+                "--steps",
+                str(args.steps),
+            ]
             res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
             if res.returncode:
                 raise SystemExit(res.stderr)
@@ -81,8 +95,10 @@ def main() -> None:
         base = rows[preset, False]
         for fused in (False, True):
             r = rows[preset, fused]
-            print(f"{preset:<14}{'DSG-fused' if fused else 'text-only':<12}{r['params_m']:>10.2f}{r['ms']:>10.1f}"
-                  f"{r['rss_mb']:>13.0f}{r['ms'] / base['ms']:>7.2f}x{r['rss_mb'] / base['rss_mb']:>7.2f}x")
+            print(
+                f"{preset:<14}{'DSG-fused' if fused else 'text-only':<12}{r['params_m']:>10.2f}{r['ms']:>10.1f}"
+                f"{r['rss_mb']:>13.0f}{r['ms'] / base['ms']:>7.2f}x{r['rss_mb'] / base['rss_mb']:>7.2f}x"
+            )
     print("\ntargets: DSG-fused <= 1.2x time and <= 1.15x memory of text-only")
 
 
