@@ -72,13 +72,13 @@ def grouped_bars(
     plt = _pyplot()
     labels = list(series)
     width = 0.8 / max(1, len(labels))
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(categories) * max(1, len(labels)) / 2.5), 4.0))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(categories) * max(2, len(labels))), 4.2))
     for k, label in enumerate(labels):
         xs = [i + (k - (len(labels) - 1) / 2) * width for i in range(len(categories))]
         stats = series[label]
         means = [0.0 if s.n == 0 else s.mean * scale for s in stats]
         errs = [0.0 if s.n < 2 else s.std * scale for s in stats]
-        ax.bar(xs, means, width, yerr=errs, capsize=3, label=label)
+        ax.bar(xs, means, width, yerr=errs if any(errs) else None, capsize=3, label=label)
         for x, vals in zip(xs, (points or {}).get(label, [])):
             finite = [v * scale for v in vals if not math.isnan(v)]
             ax.scatter([x] * len(finite), finite, s=8, color="black", zorder=3)
