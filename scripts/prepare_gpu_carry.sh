@@ -28,7 +28,7 @@ from vdm.training.world_source import WorldSource
 src = default_text_encoder_path()
 out = Path(".carry/minilm")
 AutoTokenizer.from_pretrained(str(src)).save_pretrained(out)
-AutoModel.from_pretrained(str(src), torch_dtype=torch.float16).save_pretrained(out, safe_serialization=True)
+AutoModel.from_pretrained(str(src), dtype=torch.float16).save_pretrained(out, safe_serialization=True)
 
 # the training captions of the world (seeds 0..N-1 of the train split), planned here
 import dsg
