@@ -118,6 +118,8 @@ def line_panels(
             sd = [0.0 if math.isnan(s.std) else s.std * scale for _, s in pts]
             ax.plot(px, m, marker="o", label=label)
             ax.fill_between(px, [a - b for a, b in zip(m, sd)], [a + b for a, b in zip(m, sd)], alpha=0.15)
+        if len(xs):
+            ax.set_xticks(list(xs), [f"{x:g}" for x in xs])
         ax.set_title(ptitle, fontsize=10)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
