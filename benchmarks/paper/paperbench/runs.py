@@ -290,10 +290,16 @@ class Experiment:
             raise ValueError(f"jobs must be >= 1, got {self.jobs}")
 
     # -- preparation ----------------------------------------------------------------------------------
-    def check_signature(self) -> None:
-        """Store the budget in ``experiment.json``, or refuse a folder made with a different one."""
+    def check_signature(self, *, write: bool = True) -> None:
+        """Store the budget in ``experiment.json`` (unless ``write`` is False), or refuse a folder made with a
+        different one."""
         path = self.out / "experiment.json"
-        sig = {"experiment": self.name, "budget": self.budget.as_dict(), "vae_path": self.vae_path}
+        sig = {
+            "experiment": self.name,
+            "budget": self.budget.as_dict(),
+            "vae_path": self.vae_path,
+            "text_encoder": self.text_encoder,
+        }
         if self.llm is not None:
             sig["llm"] = {"model": self.llm.model, "policy": self.llm.policy}
         if path.exists():
@@ -301,13 +307,15 @@ class Experiment:
             diff = sorted(
                 k for k in set(old["budget"]) | set(sig["budget"]) if old["budget"].get(k) != sig["budget"].get(k)
             )
-            if diff or old.get("vae_path") != sig["vae_path"] or old.get("llm") != sig.get("llm"):
+            diff += [k for k in ("vae_path", "text_encoder", "llm") if old.get(k) != sig.get(k)]
+            if diff:
                 raise BudgetError(
                     f"{self.out} holds results made with another setup (budget {old['budget'].get('name')!r}, "
-                    f"differing in {diff or 'vae_path/llm'}); use another --out to keep both"
+                    f"differing in {diff}); use another --out to keep both"
                 )
             return
-        _write_json(path, sig)
+        if write:
+            _write_json(path, sig)
 
     def shared_vae(self) -> str:
         """The stage-I VAE folder: the given one, or trained once here (paper §4.3 stage I)."""
@@ -367,7 +375,7 @@ class Experiment:
             t0 = time.time()
             for name, texts in [("train", train_caps), *((f"eval-level{k}", c) for k, c in eval_caps.items())]:
                 path = _plans_dir(self.out, key) / f"{name}.jsonl.gz"
-                if path.exists():
+                if path.exists() and {d.text for d in load_plans(path)} >= set(texts):
                     continue
                 planner = planner or make_planner(key, self.llm)
                 cached_plans(planner, texts, path)
@@ -378,7 +386,7 @@ class Experiment:
         """Signature, data cache, plans and the stage-I VAE (not with ``plans_only``: what a machine without
         spaCy needs carried to it); returns the VAE folder."""
         self.out.mkdir(parents=True, exist_ok=True)
-        self.check_signature()
+        self.check_signature(write=not plans_only)
         self.world_cache()
         self.plan_captions()
         return None if plans_only else self.shared_vae()
