@@ -94,5 +94,5 @@ class TextEncoder:
         )
         device = device or next(self.model.parameters()).device
         enc = {k: v.to(device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
-        states = self.model(**enc).last_hidden_state
+        states = self.model(**enc).last_hidden_state.float()  # fp16 encoders feed fp32 models
         return states, enc["attention_mask"].to(torch.bool)

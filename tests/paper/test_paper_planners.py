@@ -1,12 +1,8 @@
 """Planner ablations and adapters of the paper experiments, and the pipeline workaround."""
 
 import pytest
-import torch
 from paperbench.ablation_planners import NoImaginationRuleBasedPlanner, WindowlessRuleBasedPlanner
-from paperbench.pipeline_fixes import FixedNodesDSGEncoder
 from paperbench.planners import GridPlanner, LookupPlanner, PlannerKeyError, cached_plans, load_plans, make_planner
-
-from dsg import EventSchedule, schedule_to_dsg
 
 APPROACH = "The cyan triangle approaches the blue circle, then the blue circle shrinks."
 PLACE = "A man in a red shirt walks to the car, then he puts a bottle in the bag, then he sits down."
@@ -53,22 +49,3 @@ def test_grid_planner_maps_the_schedule_to_frames():
     sched = grid.schedule(APPROACH)
     assert sched.horizon == 16 and [e.start for e in sched.events] == [0, 8]
     assert len(grid.schedule("")) == 0  # an empty schedule passes through (nothing to align)
-
-
-class FakeEncoder(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.w = torch.nn.Parameter(torch.zeros(1))
-
-    def forward(self, dsgs, num_frames):
-        n = 1 if all(d is None for d in dsgs) else 3
-        return torch.ones(len(dsgs), num_frames, n, 4), torch.ones(len(dsgs), num_frames, n, dtype=torch.bool)
-
-
-def test_fixed_nodes_encoder_makes_guidance_branches_concatenable():
-    enc = FixedNodesDSGEncoder(FakeEncoder(), nodes=8)
-    dsg = schedule_to_dsg(EventSchedule.from_tuples([("red circle", "touch", "blue square", (0, 1))]))
-    (tc, mc), (tu, mu) = enc([dsg], 4), enc([None], 4)
-    assert tc.shape == tu.shape == (1, 4, 8, 4) and mc.shape == mu.shape == (1, 4, 8)
-    assert mc[0, 0].tolist() == [True] * 3 + [False] * 5  # padding is masked out
-    assert torch.cat([tu, tc]).shape[0] == 2 and enc.device.type == "cpu"

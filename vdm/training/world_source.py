@@ -26,7 +26,7 @@ from ..world.parser import WorldParser, score_video
 from .config import TrainConfig
 from .data import VideoBatch
 
-__all__ = ["CachedSource", "WorldSource", "build_cache", "evaluate_on_world", "world_eval_hook"]
+__all__ = ["CachedSource", "WorldSource", "build_cache", "evaluate_on_world", "is_clean", "world_eval_hook"]
 
 
 @dataclass
@@ -166,7 +166,7 @@ class CachedSource:
         return self.probe.vocab()
 
 
-def _clean(parsed: DynamicSceneGraph, gold: DynamicSceneGraph) -> bool:
+def is_clean(parsed: DynamicSceneGraph, gold: DynamicSceneGraph) -> bool:
     """Every frame shows exactly the prompted entities that should be visible (by label), nothing else."""
     if parsed.num_frames != gold.num_frames:
         return False
@@ -215,7 +215,7 @@ def evaluate_on_world(
         for video, gold in zip(out.frames, golds):
             sc = score_video(video, gold, parser=parser, value_range=(0.0, 1.0))
             rows.append(sc)
-            clean += _clean(sc.parsed, gold)
+            clean += is_clean(sc.parsed, gold)
     keys = ("trirec", "trirec_actions", "faithfulness", "order_accuracy", "kendall_tau")
     metrics: dict[str, Any] = {k: _nanmean([getattr(r, k) for r in rows]) for k in keys}
     metrics["clean"] = clean / max(1, len(rows))

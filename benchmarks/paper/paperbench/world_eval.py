@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from vdm.training.world_source import _clean as is_clean  # the exact criterion evaluate_on_world uses
+from vdm.training.world_source import is_clean  # the exact criterion evaluate_on_world uses
 from vdm.world import Difficulty, WorldConfig, WorldDataset, WorldParser, score_video
 
 __all__ = ["SCORE_KEYS", "Prompt", "score_prompts", "world_prompts"]
