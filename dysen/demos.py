@@ -234,15 +234,7 @@ def load_pool(path: str | Path | None = None) -> DemoPool:
         except OSError as exc:
             raise DemonstrationError(f"cannot read demonstration pool {path}: {exc}") from exc
         name = str(path)
-    demos = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DemonstrationError(f"{name}:{lineno}: not valid JSON ({exc})") from exc
-        demos.append(Demonstration.from_dict(row, f"{name}:{lineno}"))
+    demos = [Demonstration.from_dict(row, where) for where, row in jsonl_rows(text, name)]
     if not demos:
         raise DemonstrationError(f"{name}: the pool is empty")
     return DemoPool(demos, name=name)
@@ -269,3 +261,15 @@ def save_pool(pool: Iterable[Demonstration], path: str | Path) -> Path:
             fh.write(json.dumps(demo.to_dict(), ensure_ascii=False) + "\n")
     tmp.replace(path)
     return path
+
+
+def jsonl_rows(text: str, name: str) -> Iterator[tuple[str, Any]]:
+    """``(where, row)`` for every non-blank line of a JSON Lines text, ``where`` = ``"<name>:<line>"``; a line
+    that is not JSON raises :class:`~dysen.errors.DemonstrationError` naming the file and line."""
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            yield f"{name}:{lineno}", json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DemonstrationError(f"{name}:{lineno}: not valid JSON ({exc})") from exc

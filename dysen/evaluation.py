@@ -19,7 +19,6 @@ target (``sit on``, ``get out of``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -28,6 +27,7 @@ from typing import Any
 
 from dsg import Entity, Event, EventSchedule, Planner, event_order, label_key, planning_accuracy
 
+from .demos import jsonl_rows
 from .errors import DemonstrationError
 
 __all__ = ["GoldCaption", "PlannerReport", "evaluate_planner", "load_planner_gold"]
@@ -72,14 +72,8 @@ def load_planner_gold(path: str | Path | None = None, *, split: str | None = Non
     else:
         text, name = Path(path).read_text(encoding="utf-8"), str(path)
     out = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DemonstrationError(f"{name}:{lineno}: not valid JSON ({exc})") from exc
-        item = _gold_from_dict(row, f"{name}:{lineno}")
+    for where, row in jsonl_rows(text, name):
+        item = _gold_from_dict(row, where)
         if split is None or item.split == split:
             out.append(item)
     return out
