@@ -197,7 +197,7 @@ def event_order(pred: EventSchedule, gold: EventSchedule) -> EventOrder:
     n = len(pairs)
     if n < 2:
         ok = 1.0 if max(len(pred), len(gold)) <= 1 and n == min(len(pred), len(gold)) else 0.0
-        return EventOrder(ok if ok else 0.0, ok, 0)
+        return EventOrder(ok, ok, 0)
     conc = disc = agree = 0
     tie_p = tie_g = 0
     total = n * (n - 1) // 2

@@ -53,11 +53,14 @@ class DSGVideoDenoiser(ModelMixin, ConfigMixin):
         self.fusion = DSGFusion(self.net, dsg_dim, heads=fusion_heads, gate_init=gate_init) if dsg_dim else None
 
     @classmethod
-    def from_preset(cls, preset: str, **kwargs: Any) -> DSGVideoDenoiser:
+    def from_preset(
+        cls, preset: str, backbone_overrides: dict[str, Any] | None = None, **kwargs: Any
+    ) -> DSGVideoDenoiser:
+        """A denoiser on a :data:`~vdm.models.PRESETS` backbone, with ``backbone_overrides`` applied to its config."""
         if preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; known: {sorted(PRESETS)}")
         name, cfg = PRESETS[preset]
-        return cls(backbone=name, backbone_config=dict(cfg), **kwargs)
+        return cls(backbone=name, backbone_config={**cfg, **(backbone_overrides or {})}, **kwargs)
 
     @property
     def uses_dsg(self) -> bool:

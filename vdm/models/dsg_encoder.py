@@ -69,18 +69,16 @@ class DSGConditionEncoder(ModelMixin, ConfigMixin):
         (dropped conditions, the unconditional branch of guidance) give all-masked tokens."""
         device = self.encoder.empty_frame.device
         idx = [i for i, d in enumerate(dsgs) if d is not None]
-        n_max = 1
-        out = mask = None
+        enc = None
         if idx:
             aligned = [dsg.align(dsgs[i], num_frames) for i in idx]
             enc = self.encoder(dsg.collate(aligned, self.vocab).to(device))
-            n_max = max(1, enc.dense.shape[2])
-            out = torch.zeros(len(dsgs), num_frames, n_max, self.hidden, device=device, dtype=enc.dense.dtype)
-            mask = torch.zeros(len(dsgs), num_frames, n_max, dtype=torch.bool, device=device)
+        n_max = max(1, enc.dense.shape[2]) if enc is not None else 1
+        dtype = enc.dense.dtype if enc is not None else self.encoder.empty_frame.dtype
+        out = torch.zeros(len(dsgs), num_frames, n_max, self.hidden, device=device, dtype=dtype)
+        mask = torch.zeros(len(dsgs), num_frames, n_max, dtype=torch.bool, device=device)
+        if enc is not None:
             sel = torch.tensor(idx, device=device)
             out[sel, :, : enc.dense.shape[2]] = enc.dense
             mask[sel, :, : enc.mask.shape[2]] = enc.mask
-        if out is None:
-            out = torch.zeros(len(dsgs), num_frames, n_max, self.hidden, device=device)
-            mask = torch.zeros(len(dsgs), num_frames, n_max, dtype=torch.bool, device=device)
         return out, mask

@@ -86,16 +86,12 @@ def _text_cache(text: TextEncoder, device: torch.device) -> Callable[[list[str]]
 
 
 def build_models(cfg: TrainConfig, source: VideoBatchSource) -> tuple[DSGVideoDenoiser, DSGConditionEncoder | None]:
-    name, backbone_cfg = PRESETS[cfg.backbone_preset]
-    backbone_cfg = {**backbone_cfg, **cfg.backbone_overrides}
-    if name == "latte":
-        backbone_cfg["video_length"] = cfg.num_frames
+    overrides = dict(cfg.backbone_overrides)
+    if PRESETS[cfg.backbone_preset][0] == "latte":  # Latte's temporal position table has one row per frame
+        overrides.setdefault("video_length", cfg.num_frames)
     use_dsg = cfg.stage != "text"
-    denoiser = DSGVideoDenoiser(
-        backbone=name,
-        backbone_config=backbone_cfg,
-        dsg_dim=cfg.dsg_hidden if use_dsg else None,
-        gate_init=cfg.gate_init,
+    denoiser = DSGVideoDenoiser.from_preset(
+        cfg.backbone_preset, overrides, dsg_dim=cfg.dsg_hidden if use_dsg else None, gate_init=cfg.gate_init
     )
     encoder = None
     if use_dsg:
