@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from dsg import DSGVocab, EventSchedule, schedule_to_dsg
+from dsg import DSGVocab
 from vdm.models import PRESETS, DSGVideoDenoiser
 from vdm.models.dsg_encoder import DSGConditionEncoder
 from vdm.models.vae import build_vae
@@ -17,12 +17,7 @@ from vdm.pipelines import DysenVDMPipeline
 
 sys.path.insert(0, str(Path(__file__).parent))  # lets test modules import helpers from this folder
 
-F = 4
-
-
-def make_graph(first="move left", second="jump"):
-    s = EventSchedule.from_tuples([("red circle", first, None, (0, 1)), ("blue square", second, None, (1, 2))])
-    return schedule_to_dsg(s, text=f"the red circle {first}s, then the blue square {second}s")
+from vdm_fixtures import F, make_graph
 
 
 @pytest.fixture(scope="session")

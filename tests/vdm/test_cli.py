@@ -4,7 +4,7 @@ import json
 
 import pytest
 import torch
-from conftest import make_graph as _graph
+from vdm_fixtures import make_graph as _graph
 
 import dsg
 from vdm.cli import main

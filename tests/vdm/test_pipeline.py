@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
-from conftest import F
-from conftest import make_graph as _graph
+from vdm_fixtures import F
+from vdm_fixtures import make_graph as _graph
 
 import dsg
 from dsg import EventSchedule, schedule_to_dsg
