@@ -1,7 +1,7 @@
 """Pipelines."""
 
 from .pipeline_dysen_vdm import DysenVDMPipeline, DysenVDMPipelineOutput, PipelineInputError
-from .planner_spec import DEFAULT_PLANNER, PlannerSpecError, load_planner
+from .planner_spec import DEFAULT_PLANNER, PlannerSpecError, UntrustedPlannerError, load_planner, register_planner
 
 __all__ = [
     "DEFAULT_PLANNER",
@@ -9,5 +9,7 @@ __all__ = [
     "DysenVDMPipelineOutput",
     "PipelineInputError",
     "PlannerSpecError",
+    "UntrustedPlannerError",
     "load_planner",
+    "register_planner",
 ]

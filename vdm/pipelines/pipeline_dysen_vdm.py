@@ -88,17 +88,30 @@ class DysenVDMPipeline(DiffusionPipeline):
         )
         self._planner: Planner | None = None
         self._text: TextEncoder | None = None
+        self._trust_remote_code = False  # allow planner specs that are not registered (see from_pretrained)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: Any, trust_remote_code: bool = False, **kwargs: Any) -> Any:
+        """diffusers' loader; the folder's ``planner_spec`` must be a registered planner unless ``trust_remote_code``
+        (see :mod:`vdm.pipelines.planner_spec`)."""
+        pipe = super().from_pretrained(pretrained_model_name_or_path, trust_remote_code=trust_remote_code, **kwargs)
+        pipe._trust_remote_code = bool(trust_remote_code)
+        return pipe
 
     # -- components -------------------------------------------------------------------------------------
     @property
     def planner(self) -> Planner:
         if self._planner is None:
-            self._planner = load_planner(self.config.planner_spec, **(self.config.get("planner_kwargs") or {}))
+            kwargs = self.config.get("planner_kwargs") or {}
+            trust = self._trust_remote_code
+            self._planner = load_planner(
+                self.config.planner_spec, trust_remote_code=trust, origin="the pipeline config", **kwargs
+            )
         return self._planner
 
     @planner.setter
     def planner(self, planner: Planner | str) -> None:
-        self._planner = load_planner(planner)
+        self._planner = load_planner(planner, trust_remote_code=self._trust_remote_code)
 
     @property
     def text(self) -> TextEncoder:
