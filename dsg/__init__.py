@@ -2,13 +2,14 @@
 
 The centre of dysen-vdm: planners (:mod:`dysen`) produce DSGs, encoders (:mod:`rgtrm`) consume them,
 and graph researchers use it on its own. It depends on nothing else of this project, and imports only
-numpy and torch eagerly (torch_geometric, networkx, matplotlib, spaCy and hypothesis on use).
+numpy and torch eagerly (torch_geometric, networkx, matplotlib, spaCy and hypothesis on use). Every error it
+raises is a :class:`DSGError`; the resource limits on untrusted input live in :mod:`dsg.limits`.
 """
 
 from .batching import EncodedDSG, FrameInstanceBatch, collate, decode, encode
 from .convert import align, align_schedule, dsg_to_schedule, frame_map, schedule_to_dsg
 from .dynamic import DynamicSceneGraph, Provenance, Segment, Triplet
-from .errors import DSGError, DSGValidationError, EmptyScheduleError, SchemaError, VocabularyError
+from .errors import DSGError, DSGLimitError, DSGValidationError, EmptyScheduleError, SchemaError, VocabularyError
 from .graph import Entity, Relation, SceneGraph
 from .io_json import (
     dsg_from_dict,
@@ -66,6 +67,7 @@ def __getattr__(name: str):  # lazy: PyG / networkx / matplotlib / Action Genome
 __all__ = [
     "PRF",
     "DSGError",
+    "DSGLimitError",
     "DSGTemporalData",
     "DSGValidationError",
     "DSGVocab",

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import limits
 from .dynamic import DynamicSceneGraph
 from .errors import DSGValidationError
 from .graph import Entity, Relation, SceneGraph
@@ -128,7 +129,9 @@ def _encode(dsg: DynamicSceneGraph, vocab: DSGVocab) -> EncodedDSG:
 
 
 def decode(enc: EncodedDSG, vocab: DSGVocab, **fields: Any) -> DynamicSceneGraph:
-    """Inverse of :func:`encode` (exact when no label was mapped to ``<unk>``)."""
+    """Inverse of :func:`encode` (exact when no label was mapped to ``<unk>``); ``enc.num_frames`` is checked
+    against :data:`dsg.limits.MAX_FRAMES` before the frames are allocated."""
+    limits.check_limit("num_frames", enc.num_frames, limits.MAX_FRAMES)
     ids = enc.entity_ids
     static: dict[int, list[str]] = {}
     for e, a in enc.entity_attr.T.tolist():

@@ -1,16 +1,28 @@
-"""Step II of the paper (events -> DSG), its inverse, and alignment of the step grid to video frames."""
+"""Step II of the paper (events -> DSG), its inverse, and alignment of the step grid to video frames.
+
+Frame and step counts are at most :data:`dsg.limits.MAX_FRAMES`; a larger one raises
+:class:`~dsg.errors.DSGLimitError` before any frame is built.
+"""
 
 from __future__ import annotations
 
 import itertools
 import math
 
+from . import limits
 from .dynamic import DynamicSceneGraph, Provenance
 from .errors import DSGValidationError, EmptyScheduleError
 from .graph import Relation, SceneGraph
 from .schedule import Event, EventSchedule
 
 __all__ = ["align", "align_schedule", "dsg_to_schedule", "frame_map", "schedule_to_dsg"]
+
+
+def _count(name: str, value: object) -> int:
+    """``value`` if it is a positive integer within :data:`dsg.limits.MAX_FRAMES`, else a typed error."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise DSGValidationError(name, value, "must be a positive integer")
+    return limits.check_limit(name, value, limits.MAX_FRAMES)
 
 
 def schedule_to_dsg(
@@ -79,10 +91,7 @@ def frame_map(num_steps: int, num_frames: int) -> list[int]:
     Frame ``f`` shows step ``floor(f * num_steps / num_frames)``: each step gets an (almost) equal share
     of frames. With fewer frames than steps some steps are skipped, never reordered.
     """
-    if num_steps <= 0:
-        raise DSGValidationError("num_steps", num_steps, "must be >= 1")
-    if num_frames <= 0:
-        raise DSGValidationError("num_frames", num_frames, "must be >= 1")
+    num_steps, num_frames = _count("num_steps", num_steps), _count("num_frames", num_frames)
     return [min(num_steps - 1, (f * num_steps) // num_frames) for f in range(num_frames)]
 
 
@@ -94,8 +103,9 @@ def align(dsg: DynamicSceneGraph, num_frames: int) -> DynamicSceneGraph:
     event order is preserved (the map is monotone); the schedule, if any, is mapped with
     :func:`align_schedule`. An empty DSG gives ``num_frames`` empty scene graphs.
     """
-    if not isinstance(num_frames, int) or num_frames <= 0:
-        raise DSGValidationError("num_frames", num_frames, "must be a positive integer")
+    if not isinstance(dsg, DynamicSceneGraph):
+        raise DSGValidationError("dsg", dsg, "must be a DynamicSceneGraph")
+    num_frames = _count("num_frames", num_frames)
     if dsg.num_frames == 0:
         frames = (SceneGraph(),) * num_frames
         sched = dsg.schedule
@@ -114,9 +124,12 @@ def align_schedule(schedule: EventSchedule, num_frames: int, num_steps: int | No
     assigns to it); an event keeps at least one frame, so short events never vanish. Start order is
     preserved. ``num_steps`` defaults to the schedule's horizon.
     """
-    steps = num_steps if num_steps is not None else schedule.horizon
-    if steps <= 0:
+    if not isinstance(schedule, EventSchedule):
+        raise DSGValidationError("schedule", schedule, "must be an EventSchedule")
+    num_frames = _count("num_frames", num_frames)
+    if num_steps is None and schedule.horizon == 0:
         raise EmptyScheduleError("cannot align an empty schedule without num_steps")
+    steps = _count("num_steps", schedule.horizon if num_steps is None else num_steps)
 
     def to_frame(s: int) -> int:
         return min(num_frames, math.ceil(s * num_frames / steps))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from numbers import Integral
 from typing import Any
 
+from . import limits
 from .errors import DSGValidationError
-from .graph import Entity, Relation, SceneGraph, entity_table
+from .graph import Entity, Relation, SceneGraph, as_tuple, entity_table
 from .labels import label_key
 from .schedule import EventSchedule
 
@@ -37,14 +39,11 @@ class Provenance:
         if not isinstance(self.producer, str):
             raise DSGValidationError("provenance.producer", self.producer, "must be a string")
         for name in ("steps", "degraded"):
-            val = getattr(self, name)
-            if isinstance(val, str) or not all(isinstance(v, str) for v in val):
+            val = as_tuple(f"provenance.{name}", getattr(self, name))
+            if not all(isinstance(v, str) for v in val):
                 raise DSGValidationError(f"provenance.{name}", val, "must be a sequence of strings")
-            object.__setattr__(self, name, tuple(val))
-        meta = dict(self.meta)
-        if not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
-            raise DSGValidationError("provenance.meta", self.meta, "keys and values must be strings")
-        object.__setattr__(self, "meta", tuple(sorted(meta.items())))
+            object.__setattr__(self, name, val)
+        object.__setattr__(self, "meta", _meta_pairs(self.meta))
 
     @property
     def is_degraded(self) -> bool:
@@ -52,6 +51,17 @@ class Provenance:
 
     def with_step(self, step: str, degraded: tuple[str, ...] = ()) -> Provenance:
         return Provenance(self.producer, (*self.steps, step), self.degraded + tuple(degraded), self.meta)
+
+
+def _meta_pairs(meta: object) -> tuple[tuple[str, str], ...]:
+    """Sorted ``(key, value)`` string pairs of a mapping or of an iterable of pairs."""
+    items = meta.items() if isinstance(meta, Mapping) else as_tuple("provenance.meta", meta)
+    pairs: dict[str, str] = {}
+    for item in items:
+        if not (isinstance(item, tuple | list) and len(item) == 2 and all(isinstance(x, str) for x in item)):
+            raise DSGValidationError("provenance.meta", item, "must be (key, value) pairs of strings")
+        pairs[item[0]] = item[1]
+    return tuple(sorted(pairs.items()))
 
 
 @dataclass(frozen=True)
@@ -66,12 +76,24 @@ class Segment:
         return self.end - self.start
 
 
+def _segment_run(i: int, seg: object) -> tuple[int, object]:
+    """``(length, graph)`` of a :class:`Segment` or of a ``(length, graph)`` pair."""
+    if isinstance(seg, Segment):
+        return len(seg), seg.graph
+    if isinstance(seg, tuple | list) and len(seg) == 2:
+        length = seg[0]
+        if isinstance(length, Integral) and not isinstance(length, bool) and length >= 0:
+            return int(length), seg[1]
+    raise DSGValidationError(f"segments[{i}]", seg, "must be a Segment or a (length >= 0, SceneGraph) pair")
+
+
 @dataclass(frozen=True)
 class DynamicSceneGraph:
     """A DSG: one :class:`SceneGraph` per time step, over one entity table.
 
     Args:
-        frames: the scene graphs, in time order. Every entity id they mention must be in ``entities``
+        frames: the scene graphs, in time order, at most :data:`dsg.limits.MAX_FRAMES` of them
+            (:class:`~dsg.errors.DSGLimitError` otherwise). Every entity id they mention must be in ``entities``
             (temporal consistency: an id names the same object in every frame).
         entities: the entity table. Entities referenced by frames but missing here are added with their
             id as label; entities in the table need not appear in any frame.
@@ -90,7 +112,8 @@ class DynamicSceneGraph:
     _cache: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
-        frames = tuple(self.frames)
+        frames = as_tuple("frames", self.frames)
+        limits.check_limit("num_frames", len(frames), limits.MAX_FRAMES)
         for m, sg in enumerate(frames):
             if not isinstance(sg, SceneGraph):
                 raise DSGValidationError("frames", sg, "must be a SceneGraph", frame=m)
@@ -147,12 +170,13 @@ class DynamicSceneGraph:
 
     @classmethod
     def from_segments(cls, segments: list[tuple[int, SceneGraph]] | list[Segment], **kwargs: Any) -> DynamicSceneGraph:
-        """Inverse of :meth:`segments`: ``[(length, graph), ...]`` or ``Segment`` objects."""
-        frames: list[SceneGraph] = []
-        for seg in segments:
-            length, graph = (len(seg), seg.graph) if isinstance(seg, Segment) else seg
-            frames.extend([graph] * int(length))
-        return cls(tuple(frames), **kwargs)
+        """Inverse of :meth:`segments`: ``[(length, graph), ...]`` or ``Segment`` objects.
+
+        The total length is checked against :data:`dsg.limits.MAX_FRAMES` before the frames are built.
+        """
+        runs = [_segment_run(i, seg) for i, seg in enumerate(as_tuple("segments", segments))]
+        limits.check_limit("num_frames", sum(n for n, _ in runs), limits.MAX_FRAMES)
+        return cls(tuple(graph for n, graph in runs for _ in range(n)), **kwargs)
 
     def label_of(self, ident: str | None) -> str | None:
         return None if ident is None else self.entity_table[ident].label

@@ -17,11 +17,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import DSGValidationError
 from .labels import normalize_label
 
-__all__ = ["Entity", "Relation", "SceneGraph", "entity_table"]
+__all__ = ["Entity", "Relation", "SceneGraph", "as_tuple", "entity_table"]
+
+
+def as_tuple(field_name: str, value: object, frame: int | None = None) -> tuple[Any, ...]:
+    """``value`` as a tuple; :class:`DSGValidationError` unless it is a non-string iterable.
+
+    A string is refused rather than taken as its characters (``"red"`` is not ``("r", "e", "d")``).
+    """
+    if isinstance(value, str | bytes | bytearray):
+        raise DSGValidationError(field_name, value, "must be a collection, not a string", frame)
+    try:
+        return tuple(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise DSGValidationError(field_name, value, "must be a collection", frame) from None
 
 
 def _nonempty(field_name: str, value: object, frame: int | None = None, *, entity: bool = False) -> str:
@@ -61,11 +75,9 @@ class Entity:
     def __post_init__(self) -> None:
         ident = _entity_id("entity.id", self.id)
         object.__setattr__(self, "id", ident)
-        label = self.label if self.label else ident.split("#", 1)[0]
+        label = ident.split("#", 1)[0] if isinstance(self.label, str) and not self.label else self.label
         object.__setattr__(self, "label", _nonempty("entity.label", label, entity=True))
-        attrs = self.attributes
-        if isinstance(attrs, str):
-            raise DSGValidationError("entity.attributes", attrs, "must be a collection of strings, not a str")
+        attrs = as_tuple("entity.attributes", self.attributes)
         object.__setattr__(self, "attributes", tuple(sorted({_nonempty("entity.attributes", a) for a in attrs})))
 
 
@@ -113,19 +125,16 @@ class SceneGraph:
     relations: tuple[Relation, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("objects", "attributes", "relations"):
-            if isinstance(getattr(self, name), str):
-                raise DSGValidationError(f"scene_graph.{name}", getattr(self, name), "must be a collection")
-        objs = {_entity_id("scene_graph.objects", o) for o in self.objects}
+        objs = {_entity_id("scene_graph.objects", o) for o in as_tuple("scene_graph.objects", self.objects)}
         attrs = set()
-        for pair in self.attributes:
+        for pair in as_tuple("scene_graph.attributes", self.attributes):
             if not (isinstance(pair, tuple | list) and len(pair) == 2):
                 raise DSGValidationError("scene_graph.attributes", pair, "must be (entity_id, attribute) pairs")
             ent = _entity_id("attribute.entity", pair[0])
             attrs.add((ent, _nonempty("attribute.value", pair[1])))
             objs.add(ent)
         rels = set()
-        for rel in self.relations:
+        for rel in as_tuple("scene_graph.relations", self.relations):
             if isinstance(rel, tuple | list) and len(rel) in (2, 3):
                 rel = Relation(*rel)
             if not isinstance(rel, Relation):
@@ -177,7 +186,7 @@ def entity_table(entities: Iterable[object], used_ids: Iterable[str], field_name
     entities with one id.
     """
     table: dict[str, Entity] = {}
-    for ent in entities:
+    for ent in as_tuple(field_name, entities):
         if not isinstance(ent, Entity):
             raise DSGValidationError(field_name, ent, "must be Entity objects")
         if ent.id in table and table[ent.id] != ent:

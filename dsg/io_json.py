@@ -11,19 +11,28 @@ The document layout (``"schema": "dsg/1"``)::
 
 Identical consecutive frames are written once with a ``"repeat"`` count, so a 16-keyframe DSG of three
 segments is three frame objects. Reading validates everything through the typed constructors; a file
-that is not valid raises :class:`~dsg.errors.SchemaError` naming the line and field.
+that is not valid raises :class:`~dsg.errors.SchemaError` naming the line and field, and nothing but a
+:class:`~dsg.errors.DSGError` (OSError aside, for a file that cannot be opened).
+
+Untrusted input is bounded before it is allocated (:mod:`dsg.limits`): a document is at most
+``MAX_JSON_BYTES`` long (each line, for JSON Lines) and ``MAX_JSON_DEPTH`` deep, and its ``"repeat"``
+counts add up to at most ``MAX_FRAMES`` frames; beyond a limit, :class:`~dsg.errors.DSGLimitError`.
+Files are UTF-8.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator
+from itertools import accumulate
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from . import limits
 from .dynamic import DynamicSceneGraph, Provenance
-from .errors import DSGError, SchemaError
+from .errors import DSGError, DSGLimitError, SchemaError
 from .graph import Entity, Relation, SceneGraph
 from .schedule import Event, EventSchedule
 
@@ -33,6 +42,8 @@ __all__ = [
     "dsg_to_dict",
     "from_json",
     "load_json",
+    "parse_json",
+    "read_json_file",
     "read_jsonl",
     "save_json",
     "schedule_from_dict",
@@ -44,18 +55,97 @@ __all__ = [
 SCHEMA_VERSION = "dsg/1"
 
 
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.S)  # linear: no backtracking
+_NON_BRACKETS = re.compile(r"[^\[\]{}]+")
+_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+_JSON_TYPES = {dict: "an object", list: "a list", str: "a string", int: "an integer"}
+
+
+def _json_depth(text: str) -> int:
+    """Deepest nesting of arrays and objects in ``text`` (linear time, no recursion; strings are skipped)."""
+    brackets = _NON_BRACKETS.sub("", _JSON_STRING.sub("", text))
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
+
+
+def _decode_utf8(data: bytes | bytearray) -> str:
+    try:
+        return bytes(data).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SchemaError(f"not UTF-8 text: {exc}") from None
+
+
+def parse_json(text: str | bytes | bytearray) -> Any:
+    """Parse untrusted JSON (``str``, or UTF-8 ``bytes``) within the limits of :mod:`dsg.limits`.
+
+    Raises :class:`~dsg.errors.DSGLimitError` for a document longer than ``MAX_JSON_BYTES`` (bytes, or
+    characters for a ``str``) or nested deeper than ``MAX_JSON_DEPTH``, checked before parsing, and
+    :class:`~dsg.errors.SchemaError` for anything that is not UTF-8 JSON (integers too long to convert
+    included).
+    """
+    if not isinstance(text, str | bytes | bytearray):
+        raise SchemaError(f"JSON text must be str or bytes, got {type(text).__name__}")
+    limits.check_limit("json.size", len(text), limits.MAX_JSON_BYTES)
+    if not isinstance(text, str):
+        text = _decode_utf8(text)
+    limits.check_limit("json.depth", _json_depth(text), limits.MAX_JSON_DEPTH)
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, int digit limit; recursion: a safety net
+        raise SchemaError(f"not valid JSON: {exc}") from exc
+
+
+def read_json_file(path: str | os.PathLike[str]) -> Any:
+    """Parse the UTF-8 JSON file at ``path`` with :func:`parse_json`, reading at most ``MAX_JSON_BYTES + 1``
+    bytes; errors are located at ``path``."""
+    with Path(path).open("rb") as fh:
+        data = fh.read(limits.MAX_JSON_BYTES + 1)  # one byte more: enough for parse_json to see it is too long
+    try:
+        return parse_json(data)
+    except DSGError as exc:
+        raise _located(str(path), exc) from exc
+
+
+def _located(where: str, exc: DSGError) -> DSGError:
+    """``exc`` prefixed with ``where`` (``file`` or ``file:line``); a limit error keeps its type."""
+    if isinstance(exc, DSGLimitError):
+        return exc.at(where)
+    return SchemaError(f"{where}: {exc}")
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _get(obj: dict[str, Any], key: str, kind: type, where: str, default: Any) -> Any:
+    """``obj[key]`` (``default`` when absent), which must be of JSON type ``kind``."""
+    value = obj.get(key, default)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise SchemaError(f"{where}{key} must be {_JSON_TYPES[kind]}, got {_kind(value)}: {value!r}")
+    return value
+
+
+def _rows(obj: dict[str, Any], key: str, where: str, sizes: tuple[int, ...], expected: str) -> list[list[Any]]:
+    """The list ``obj[key]`` of lists whose lengths are in ``sizes`` (``[]`` when absent)."""
+    rows = _get(obj, key, list, where, [])
+    for i, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) not in sizes:
+            raise SchemaError(f"{where}{key}[{i}]: expected {expected}: {row!r}")
+    return rows
+
+
 def _entities_to_list(entities: Iterable[Entity]) -> list[dict[str, Any]]:
     return [{"id": e.id, "label": e.label, "attributes": list(e.attributes)} for e in entities]
 
 
-def _entities_from_list(rows: Any) -> tuple[Entity, ...]:
+def _entities_from_list(rows: Any, where: str = "") -> tuple[Entity, ...]:
     if not isinstance(rows, list):
-        raise SchemaError(f"'entities' must be a list, got {type(rows).__name__}")
+        raise SchemaError(f"{where}'entities' must be a list, got {_kind(rows)}")
     out = []
     for i, row in enumerate(rows):
         if not isinstance(row, dict) or "id" not in row:
-            raise SchemaError(f"entities[{i}] must be an object with an 'id': {row!r}")
-        out.append(Entity(row["id"], row.get("label", ""), tuple(row.get("attributes", ()))))
+            raise SchemaError(f"{where}entities[{i}] must be an object with an 'id': {row!r}")
+        attrs = _get(row, "attributes", list, f"{where}entities[{i}].", [])
+        out.append(Entity(row["id"], row.get("label", ""), tuple(attrs)))
     return tuple(out)
 
 
@@ -67,17 +157,23 @@ def schedule_to_dict(schedule: EventSchedule) -> dict[str, Any]:
     }
 
 
+def _event_row(row: Any) -> Any:
+    if isinstance(row, dict):
+        return [row.get("agent"), row.get("predicate"), row.get("target"), row.get("start"), row.get("end")]
+    return row
+
+
 def schedule_from_dict(data: Any) -> EventSchedule:
+    """Validate and build an :class:`EventSchedule` from :func:`schedule_to_dict` output."""
     if not isinstance(data, dict) or not isinstance(data.get("events"), list):
         raise SchemaError("a schedule must be an object with an 'events' list")
     events = []
-    for i, row in enumerate(data["events"]):
-        if isinstance(row, dict):
-            row = [row.get("agent"), row.get("predicate"), row.get("target"), row.get("start"), row.get("end")]
+    for i, row in enumerate(map(_event_row, data["events"])):
         if not isinstance(row, list) or len(row) != 5:
             raise SchemaError(f"events[{i}] must be [agent, predicate, target, start, end]: {row!r}")
         events.append(Event(*row))
-    return EventSchedule(tuple(events), data.get("time_unit", "v"), _entities_from_list(data.get("entities", [])))
+    entities = _entities_from_list(data.get("entities", []), "schedule.")
+    return EventSchedule(tuple(events), data.get("time_unit", "v"), entities)
 
 
 def _frame_to_dict(sg: SceneGraph) -> dict[str, Any]:
@@ -90,18 +186,41 @@ def _frame_to_dict(sg: SceneGraph) -> dict[str, Any]:
 
 def _frame_from_dict(data: Any, m: int) -> SceneGraph:
     if not isinstance(data, dict):
-        raise SchemaError(f"frames[{m}] must be an object, got {type(data).__name__}")
-    rels = []
-    for row in data.get("relations", []):
-        if not isinstance(row, list) or len(row) not in (2, 3):
-            raise SchemaError(f"frames[{m}].relations: expected [subject, predicate, object]: {row!r}")
-        rels.append(Relation(*row))
-    attrs = []
-    for pair in data.get("attributes", []):
-        if not isinstance(pair, list) or len(pair) != 2:
-            raise SchemaError(f"frames[{m}].attributes: expected [entity, attribute]: {pair!r}")
-        attrs.append(tuple(pair))
-    return SceneGraph(tuple(data.get("objects", [])), tuple(attrs), tuple(rels))
+        raise SchemaError(f"frames[{m}] must be an object, got {_kind(data)}")
+    where = f"frames[{m}]."
+    rels = tuple(Relation(*row) for row in _rows(data, "relations", where, (2, 3), "[subject, predicate, object]"))
+    attrs = tuple(tuple(pair) for pair in _rows(data, "attributes", where, (2,), "[entity, attribute]"))
+    return SceneGraph(tuple(_get(data, "objects", list, where, [])), attrs, rels)
+
+
+def _frames_from_list(raw_frames: Any) -> tuple[SceneGraph, ...]:
+    """The frames of a document, ``"repeat"`` expanded after checking it against ``MAX_FRAMES``."""
+    if not isinstance(raw_frames, list):
+        raise SchemaError("'frames' must be a list")
+    runs: list[tuple[int, SceneGraph]] = []
+    total = 0
+    for m, item in enumerate(raw_frames):
+        sg = _frame_from_dict(item, m)
+        repeat = _get(item, "repeat", int, f"frames[{m}].", 1)
+        if repeat < 1:
+            raise SchemaError(f"frames[{m}].repeat must be a positive integer, got {repeat!r}")
+        limits.check_limit(f"frames[{m}].repeat", repeat, limits.MAX_FRAMES)
+        total = limits.check_limit("num_frames", total + repeat, limits.MAX_FRAMES)
+        runs.append((repeat, sg))
+    return tuple(sg for repeat, sg in runs for _ in range(repeat))
+
+
+def _provenance_from_dict(prov: Any) -> Provenance:
+    if prov is None:
+        return Provenance()
+    if not isinstance(prov, dict):
+        raise SchemaError(f"'provenance' must be an object, got {_kind(prov)}")
+    return Provenance(
+        _get(prov, "producer", str, "provenance.", "unknown"),
+        tuple(_get(prov, "steps", list, "provenance.", [])),
+        tuple(_get(prov, "degraded", list, "provenance.", [])),
+        _get(prov, "meta", dict, "provenance.", {}) if prov.get("meta") is not None else {},
+    )
 
 
 def dsg_to_dict(dsg: DynamicSceneGraph) -> dict[str, Any]:
@@ -130,36 +249,22 @@ def dsg_to_dict(dsg: DynamicSceneGraph) -> dict[str, Any]:
 
 
 def dsg_from_dict(data: Any) -> DynamicSceneGraph:
-    """Validate and build a DSG from :func:`dsg_to_dict` output."""
+    """Validate and build a DSG from :func:`dsg_to_dict` output (JSON types are checked, strings are never
+    taken as lists, ``"repeat"`` is bounded by :data:`dsg.limits.MAX_FRAMES`); every error is a
+    :class:`~dsg.errors.DSGError`."""
     if not isinstance(data, dict):
-        raise SchemaError(f"a DSG document must be a JSON object, got {type(data).__name__}")
+        raise SchemaError(f"a DSG document must be a JSON object, got {_kind(data)}")
     version = data.get("schema")
     if version != SCHEMA_VERSION:
         raise SchemaError(f"unsupported DSG schema {version!r}; this version reads {SCHEMA_VERSION!r}")
-    raw_frames = data.get("frames")
-    if not isinstance(raw_frames, list):
-        raise SchemaError("'frames' must be a list")
-    frames: list[SceneGraph] = []
-    for m, item in enumerate(raw_frames):
-        sg = _frame_from_dict(item, m)
-        repeat = item.get("repeat", 1)
-        if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
-            raise SchemaError(f"frames[{m}].repeat must be a positive integer, got {repeat!r}")
-        frames.extend([sg] * repeat)
-    prov = data.get("provenance") or {}
     sched = data.get("schedule")
     return DynamicSceneGraph(
-        tuple(frames),
+        _frames_from_list(data.get("frames")),
         _entities_from_list(data.get("entities", [])),
         data.get("text"),
         data.get("time_unit", "v"),
         None if sched is None else schedule_from_dict(sched),
-        Provenance(
-            prov.get("producer", "unknown"),
-            tuple(prov.get("steps", ())),
-            tuple(prov.get("degraded", ())),
-            tuple((prov.get("meta") or {}).items()),
-        ),
+        _provenance_from_dict(data.get("provenance")),
     )
 
 
@@ -167,12 +272,9 @@ def to_json(dsg: DynamicSceneGraph, *, indent: int | None = 2) -> str:
     return json.dumps(dsg_to_dict(dsg), indent=indent, ensure_ascii=False)
 
 
-def from_json(text: str) -> DynamicSceneGraph:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SchemaError(f"not valid JSON: {exc}") from exc
-    return dsg_from_dict(data)
+def from_json(text: str | bytes) -> DynamicSceneGraph:
+    """Parse a DSG document (``str`` or UTF-8 ``bytes``) with :func:`parse_json` and :func:`dsg_from_dict`."""
+    return dsg_from_dict(parse_json(text))
 
 
 def save_json(dsg: DynamicSceneGraph, path: str | os.PathLike[str]) -> Path:
@@ -186,10 +288,12 @@ def save_json(dsg: DynamicSceneGraph, path: str | os.PathLike[str]) -> Path:
 
 
 def load_json(path: str | os.PathLike[str]) -> DynamicSceneGraph:
+    """Read the DSG file at ``path``; errors are located at ``path`` (limit errors stay :class:`DSGLimitError`)."""
+    data = read_json_file(path)
     try:
-        return from_json(Path(path).read_text(encoding="utf-8"))
+        return dsg_from_dict(data)
     except DSGError as exc:
-        raise SchemaError(f"{path}: {exc}") from exc
+        raise _located(str(path), exc) from exc
 
 
 def write_jsonl(dsgs: Iterable[DynamicSceneGraph], path: str | os.PathLike[str], *, append: bool = False) -> int:
@@ -205,18 +309,33 @@ def write_jsonl(dsgs: Iterable[DynamicSceneGraph], path: str | os.PathLike[str],
 
 
 def read_jsonl(path: str | os.PathLike[str], *, skip_invalid: bool = False) -> Iterator[DynamicSceneGraph]:
-    """Yield the DSGs of a JSON Lines file.
+    """Yield the DSGs of a UTF-8 JSON Lines file.
 
-    A bad line raises :class:`~dsg.errors.SchemaError` naming the file and line number, or, with
-    ``skip_invalid=True``, is skipped (a truncated last line after an interrupted write, for instance).
+    A bad line (not UTF-8, not JSON, not a valid DSG, or beyond a limit of :mod:`dsg.limits`; each line is
+    a document) raises :class:`~dsg.errors.SchemaError` (or :class:`~dsg.errors.DSGLimitError`) naming
+    the file and line number, or, with ``skip_invalid=True``, is skipped (a truncated last line after an
+    interrupted write, for instance, even one cut inside a multi-byte character).
     """
-    with Path(path).open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
+    with Path(path).open("rb") as fh:
+        for lineno, line in _numbered_lines(fh, limits.MAX_JSON_BYTES):
             if not line.strip():
                 continue
             try:
-                yield from_json(line)
+                dsg = from_json(line)
             except DSGError as exc:
                 if skip_invalid:
                     continue
-                raise SchemaError(f"{path}:{lineno}: {exc}") from exc
+                raise _located(f"{path}:{lineno}", exc) from exc
+            yield dsg
+
+
+def _numbered_lines(fh: IO[bytes], limit: int) -> Iterator[tuple[int, bytes]]:
+    """``(line number, line)`` of a binary file, reading at most ``limit + 1`` bytes of any line: a longer
+    line is cut there (so that :func:`parse_json` rejects it) and the rest of it is skipped unread."""
+    lineno = 0
+    while line := fh.readline(limit + 1):
+        lineno += 1
+        if len(line) > limit and not line.endswith(b"\n"):
+            while (rest := fh.readline(1 << 20)) and not rest.endswith(b"\n"):
+                pass
+        yield lineno, line.removesuffix(b"\n")

@@ -3,8 +3,8 @@
 Per-frame graph (:func:`frame_to_networkx`): nodes are entity ids with ``label`` (str) and ``attributes``
 (sorted tuple: static attributes of the entity plus those of the frame, the frame's own under
 ``frame_attributes``); edges ``subject -> object`` keyed by predicate with ``predicate`` set; a unary
-relation is a self-loop with ``unary=True``, keyed ``"<predicate>|unary"`` so that it never collides with a
-reflexive relation of the same predicate.
+relation is a self-loop with ``unary=True``, keyed by the tuple ``(predicate, "unary")``, so that it never
+collides with a reflexive relation (``x --p--> x``, keyed by the string ``p``), whatever the predicate.
 
 Time-expanded graph (:func:`to_time_expanded`): nodes are ``(entity_id, m)``; spatial edges as above
 (``kind="relation"``) and temporal edges ``(e, m) -> (e, m + 1)`` with ``kind="next"`` between instances
@@ -13,15 +13,21 @@ of the same entity in consecutive frames. It is the graph RGTrm's recurrence run
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import networkx as nx
 
 from .dynamic import DynamicSceneGraph, Provenance
 from .errors import SchemaError
-from .graph import Entity, Relation, SceneGraph
+from .graph import Entity, Relation, SceneGraph, as_tuple
 
 __all__ = ["frame_to_networkx", "from_networkx", "to_networkx", "to_time_expanded"]
+
+
+def _edge_key(r: Relation) -> str | tuple[str, str]:
+    """Edge key of a relation: its predicate, or ``(predicate, "unary")`` for a unary one (a self-loop)."""
+    return (r.predicate, "unary") if r.object is None else r.predicate
 
 
 def frame_to_networkx(dsg: DynamicSceneGraph, m: int) -> nx.MultiDiGraph:
@@ -31,10 +37,8 @@ def frame_to_networkx(dsg: DynamicSceneGraph, m: int) -> nx.MultiDiGraph:
         ent = dsg.entity_table[ident]
         g.add_node(ident, label=ent.label, static_attributes=ent.attributes, frame_attributes=sg.attributes_of(ident))
     for r in sg.relations:
-        if r.object is None:
-            g.add_edge(r.subject, r.subject, key=f"{r.predicate}|unary", predicate=r.predicate, unary=True)
-        else:
-            g.add_edge(r.subject, r.object, key=r.predicate, predicate=r.predicate, unary=False)
+        dst = r.subject if r.object is None else r.object
+        g.add_edge(r.subject, dst, key=_edge_key(r), predicate=r.predicate, unary=r.object is None)
     return g
 
 
@@ -57,14 +61,15 @@ def to_networkx(dsg: DynamicSceneGraph) -> list[nx.MultiDiGraph]:
 
 def from_networkx(graphs: list[nx.MultiDiGraph], **fields: Any) -> DynamicSceneGraph:
     """Inverse of :func:`to_networkx`. Works on plain graphs too: a node's ``label`` defaults to its id,
-    an edge's predicate to its key; ``fields`` override the DSG-level fields."""
+    an edge's predicate to its key; ``fields`` override the DSG-level fields. Every error is a
+    :class:`~dsg.errors.DSGError`."""
     frames = []
     table: dict[str, Entity] = {}
     meta: dict[str, Any] = {}
-    for m, g in enumerate(graphs):
+    for m, g in enumerate(as_tuple("graphs", graphs)):
         if not isinstance(g, nx.MultiDiGraph | nx.DiGraph):
             raise SchemaError(f"graph {m} must be a networkx DiGraph/MultiDiGraph, got {type(g).__name__}")
-        meta = meta or dict(g.graph.get("dsg", {}))
+        meta = meta or _dsg_meta(g, m)
         attrs, rels = [], []
         for node, data in g.nodes(data=True):
             ident = str(node)
@@ -72,7 +77,8 @@ def from_networkx(graphs: list[nx.MultiDiGraph], **fields: Any) -> DynamicSceneG
             if ident in table and table[ident] != ent:
                 raise SchemaError(f"frame {m}: node {ident!r} changes label or static attributes across frames")
             table[ident] = ent
-            attrs += [(ident, a) for a in data.get("frame_attributes", data.get("attributes", ()))]
+            frame_attrs = data.get("frame_attributes", data.get("attributes", ()))
+            attrs += [(ident, a) for a in as_tuple(f"frame {m}: node {ident!r} frame_attributes", frame_attrs)]
         edges = (
             g.edges(keys=True, data=True) if g.is_multigraph() else ((u, v, None, d) for u, v, d in g.edges(data=True))
         )
@@ -82,7 +88,7 @@ def from_networkx(graphs: list[nx.MultiDiGraph], **fields: Any) -> DynamicSceneG
                 raise SchemaError(f"frame {m}: edge {u!r}->{v!r} has no predicate")
             rels.append(Relation(str(u), str(pred), None if data.get("unary") else str(v)))
         frames.append(SceneGraph(tuple(str(n) for n in g.nodes), tuple(attrs), tuple(rels)))
-    entities = tuple(meta.get("entities", ())) or tuple(table.values())
+    entities = as_tuple("graph['dsg']['entities']", meta.get("entities", ())) or tuple(table.values())
     args = {
         "text": meta.get("text"),
         "time_unit": meta.get("time_unit", "v"),
@@ -91,6 +97,14 @@ def from_networkx(graphs: list[nx.MultiDiGraph], **fields: Any) -> DynamicSceneG
     }
     args.update(fields)
     return DynamicSceneGraph(tuple(frames), entities, **args)
+
+
+def _dsg_meta(g: nx.DiGraph, m: int) -> dict[str, Any]:
+    """The DSG-level fields :func:`to_networkx` stores in ``g.graph["dsg"]`` (``{}`` when there are none)."""
+    meta = g.graph.get("dsg", {})
+    if not isinstance(meta, Mapping):
+        raise SchemaError(f"graph {m}: graph['dsg'] must be a mapping of DSG fields, got {type(meta).__name__}")
+    return dict(meta)
 
 
 def to_time_expanded(dsg: DynamicSceneGraph) -> nx.MultiDiGraph:
@@ -112,7 +126,7 @@ def to_time_expanded(dsg: DynamicSceneGraph) -> nx.MultiDiGraph:
             g.add_edge(
                 (r.subject, m),
                 (dst, m),
-                key=f"{r.predicate}|unary" if r.object is None else r.predicate,
+                key=_edge_key(r),
                 kind="relation",
                 predicate=r.predicate,
                 unary=r.object is None,

@@ -28,16 +28,30 @@ _STRIP = " \t\n\r.,;:!?\"'`()[]{}"
 def normalize_label(text: str, *, entity: bool = False) -> str:
     """Canonical surface form of a label: NFKC, casefold, single spaces, no surrounding punctuation.
 
-    With ``entity=True`` a leading article (a, an, the) is removed as well.
+    With ``entity=True`` leading articles (a, an, the) are removed as well, but never the last word
+    (``"the"`` stays ``"the"``). The steps are repeated until nothing changes, so the result is a fixed
+    point: ``normalize_label(normalize_label(s)) == normalize_label(s)`` for every string (``"a a b"``
+    gives ``"b"``, not ``"a b"``), and labels survive any number of JSON or batching round trips.
     """
     if not isinstance(text, str):
         raise TypeError(f"label must be a str, got {type(text).__name__}: {text!r}")
+    return _normalize_fixed_point(text, entity)
+
+
+@lru_cache(maxsize=65536)
+def _normalize_fixed_point(text: str, entity: bool) -> str:
+    out, prev = _normalize_once(text, entity), text
+    while out != prev:  # NFKC + casefold settle within two passes; stripping articles only shortens
+        out, prev = _normalize_once(out, entity), out
+    return out
+
+
+def _normalize_once(text: str, entity: bool) -> str:
     out = _WS.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip(_STRIP)
     if entity:
         for article in _ARTICLES:
             if out.startswith(article) and len(out) > len(article):
-                out = out[len(article) :]
-                break
+                return out[len(article) :]
     return out
 
 

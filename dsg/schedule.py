@@ -4,7 +4,8 @@ An :class:`Event` is the paper's ``(agent, event-predicate, target, (start-time,
 times on an integer grid in units of the atomic interval *v*. Intervals are half-open,
 ``[start, end)``, with ``start < end``: an event that occupies one step has ``end = start + 1``.
 Events may overlap and run concurrently; the schedule keeps them in *physical* order (by start, then
-end, then text), never in the order the caption mentions them.
+end, then text), never in the order the caption mentions them. Times are at most
+:data:`dsg.limits.MAX_FRAMES` (a DSG has one frame per step), checked with :class:`~dsg.errors.DSGLimitError`.
 """
 
 from __future__ import annotations
@@ -12,20 +13,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from . import limits
 from .errors import DSGValidationError
-from .graph import Entity, Relation, _entity_id, _nonempty, entity_table
+from .graph import Entity, Relation, _entity_id, _nonempty, as_tuple, entity_table
 
 __all__ = ["Event", "EventSchedule"]
 
 
 def _time(name: str, value: object) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
         raise DSGValidationError(name, value, "must be an integer number of time units")
     if value < 0:
         raise DSGValidationError(name, value, "must be >= 0")
-    return value
+    return limits.check_limit(name, value, limits.MAX_FRAMES)
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ class Event:
     """One action: ``agent --predicate--> target`` active during ``[start, end)``.
 
     ``agent`` and ``target`` are entity ids (see :class:`~dsg.graph.Entity`); ``target`` is ``None`` for
-    intransitive actions ("the dog jumps").
+    intransitive actions ("the dog jumps"). ``0 <= start < end <= dsg.limits.MAX_FRAMES``.
     """
 
     agent: str
@@ -69,6 +71,16 @@ class Event:
         return (self.start, self.end, self.agent, self.predicate, self.target or "")
 
 
+def _row_fields(row: object) -> tuple[object, ...]:
+    """``(agent, predicate, target, start, end)`` of a paper-style row (see :meth:`EventSchedule.from_tuples`)."""
+    if isinstance(row, tuple | list):
+        if len(row) == 5:
+            return tuple(row)
+        if len(row) == 4 and isinstance(row[3], tuple | list) and len(row[3]) == 2:
+            return (*row[:3], *row[3])
+    raise DSGValidationError("schedule.row", row, "expected (agent, predicate, target, (start, end))")
+
+
 @dataclass(frozen=True)
 class EventSchedule:
     """Events on a common time grid, in physical order.
@@ -87,7 +99,7 @@ class EventSchedule:
 
     def __post_init__(self) -> None:
         evs = []
-        for i, ev in enumerate(self.events):
+        for i, ev in enumerate(as_tuple("schedule.events", self.events)):
             if not isinstance(ev, Event):
                 raise DSGValidationError(f"schedule.events[{i}]", ev, "must be an Event")
             evs.append(ev)
@@ -100,16 +112,8 @@ class EventSchedule:
     @classmethod
     def from_tuples(cls, rows: Iterable[tuple], time_unit: str = "v", entities: Iterable[Entity] = ()) -> EventSchedule:
         """Build from paper-style rows ``(agent, predicate, target, (start, end))`` or 5-tuples."""
-        events = []
-        for row in rows:
-            if len(row) == 4:
-                agent, pred, target, (start, end) = row
-            elif len(row) == 5:
-                agent, pred, target, start, end = row
-            else:
-                raise DSGValidationError("schedule.row", row, "expected (agent, predicate, target, (start, end))")
-            events.append(Event(agent, pred, target, start, end))
-        return cls(tuple(events), time_unit, tuple(entities))
+        events = [Event(*_row_fields(row)) for row in as_tuple("schedule.rows", rows)]
+        return cls(tuple(events), time_unit, as_tuple("schedule.entities", entities))
 
     def __len__(self) -> int:
         return len(self.events)
