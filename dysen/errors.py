@@ -8,6 +8,9 @@ the model in a repair request.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 __all__ = [
     "BackendError",
     "CassetteMissError",
@@ -16,8 +19,34 @@ __all__ = [
     "DysenError",
     "DysenInputError",
     "ModelNotFoundError",
+    "ResponseTooLargeError",
     "ResponseValidationError",
+    "redact_secrets",
 ]
+
+REDACTED = "[REDACTED]"
+_SECRET_PATTERNS = (
+    (re.compile(r"\bsk-[A-Za-z0-9_\-*]{3,}"), "sk-" + REDACTED),  # OpenAI-style keys, also masked echoes
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-*]{4,}"), r"\1 " + REDACTED),
+    (
+        re.compile(r"(?i)\b(authorization|api[_-]?key|x-api-key|access[_-]?token)(\"?'?\s*[:=]\s*\"?'?)[^\s\"'&,;]+"),
+        r"\1\2" + REDACTED,
+    ),
+)
+
+
+def redact_secrets(text: object, secrets: Iterable[str | None] = ()) -> str:
+    """``str(text)`` with credentials replaced by ``[REDACTED]``: each of ``secrets`` (the configured API key)
+    wherever it appears, and anything shaped like one (``sk-...``, ``Bearer ...``, ``api_key=...``).
+
+    Applied to every error text that dysen keeps (provenance, annotation summaries) or logs."""
+    out = str(text)
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            out = out.replace(secret, REDACTED)
+    for pattern, repl in _SECRET_PATTERNS:
+        out = pattern.sub(repl, out)
+    return out
 
 
 class DysenError(Exception):
@@ -53,9 +82,17 @@ class BackendError(DysenError, RuntimeError):
             ``"bad_request"``, ``"other"``).
     """
 
-    def __init__(self, message: str, kind: str = "other") -> None:
+    def __init__(self, message: str, kind: str = "other", attempts: int = 1) -> None:
         self.kind = kind
-        super().__init__(message)
+        self.attempts = attempts
+        super().__init__(redact_secrets(message))
+
+
+class ResponseTooLargeError(BackendError):
+    """A server answer is larger than the backend's ``max_response_bytes`` (it is not read further, not retried)."""
+
+    def __init__(self, message: str, attempts: int = 1) -> None:
+        super().__init__(message, kind="too_large", attempts=attempts)
 
 
 class CassetteMissError(BackendError):

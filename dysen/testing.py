@@ -14,7 +14,7 @@ with faults injected on demand::
 Fault names: ``"429"``, ``"500"``, ``"timeout"`` (answer after ``timeout_delay`` seconds), ``"malformed"``
 (not JSON), ``"truncated"`` (the right answer cut in half), ``"prose"`` (the right answer wrapped in text),
 ``"schema"`` (JSON of the wrong shape), ``"bad_values"`` (right shape, impossible values), ``"garbage_body"``
-(an HTTP 200 whose body is not JSON).
+(an HTTP 200 whose body is not JSON), ``"truncated_body"`` (an HTTP 200 whose completion JSON is cut in half).
 """
 
 from __future__ import annotations
@@ -395,6 +395,11 @@ class DysenOracle:
             return Reply(content=json.dumps(bad))
         if fault == "garbage_body":
             return Reply(body=b"<html>502 Bad Gateway</html>")
+        if fault == "truncated_body":
+            message = {"role": "assistant", "content": good}
+            choice = {"index": 0, "message": message, "finish_reason": "stop"}
+            full = json.dumps({"id": "chatcmpl-cut", "object": "chat.completion", "choices": [choice]}).encode()
+            return Reply(body=full[: len(full) // 2])
         raise ValueError(f"unknown fault {fault!r}")
 
 

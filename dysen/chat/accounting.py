@@ -58,6 +58,7 @@ class UsageMeter:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     unpriced_calls: int = 0
+    attempts: int = 0  # HTTP requests sent, retries and failed ones included
     errors: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -75,6 +76,10 @@ class UsageMeter:
             else:
                 self.cost_usd += price.cost(response.usage.prompt_tokens, response.usage.completion_tokens)
 
+    def record_attempt(self) -> None:
+        with self._lock:
+            self.attempts += 1
+
     def record_error(self, kind: str) -> None:
         with self._lock:
             self.errors[kind] += 1
@@ -88,6 +93,7 @@ class UsageMeter:
                 "completion_tokens": self.completion_tokens,
                 "cost_usd": round(self.cost_usd, 6),
                 "unpriced_calls": self.unpriced_calls,
+                "attempts": self.attempts,
                 "errors": dict(self.errors),
             }
 
@@ -96,6 +102,6 @@ class UsageMeter:
         cost = f"${s['cost_usd']:.4f}" + (" (some calls unpriced)" if s["unpriced_calls"] else "")
         errs = ", ".join(f"{k}={v}" for k, v in sorted(s["errors"].items())) or "none"  # type: ignore[union-attr]
         return (
-            f"{s['calls']} model calls, {s['cache_hits']} cache hits, "
+            f"{s['calls']} model calls ({s['attempts']} HTTP attempts), {s['cache_hits']} cache hits, "
             f"{s['prompt_tokens']} prompt + {s['completion_tokens']} completion tokens, cost {cost}, errors: {errs}"
         )

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigurationError
 from .sync import aclose_quietly
 from .types import ChatModel, ChatRequest, ChatResponse, request_key
 
@@ -35,12 +36,30 @@ class ResponseCache:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(_SCHEMA)
+        if self.path.is_dir():
+            raise ConfigurationError(f"response cache {self.path} is a directory, not an SQLite file")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(f"response cache {self.path}: cannot create its folder: {exc}") from exc
+        db: sqlite3.Connection | None = None
+        try:
+            db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(_SCHEMA)
+            cols = [r[1] for r in db.execute("PRAGMA table_info(responses)").fetchall()]
+            if cols[:4] != ["key", "model", "response", "created"]:
+                raise sqlite3.DatabaseError(f"its responses table has columns {cols}")
+        except sqlite3.Error as exc:
+            if db is not None:
+                db.close()
+            raise ConfigurationError(
+                f"response cache {self.path} is not a dysen response cache (SQLite): {exc}; "
+                "give a new file name or delete it"
+            ) from exc
+        self._db = db
 
     def get(self, key: str) -> ChatResponse | None:
         with self._lock:

@@ -86,13 +86,15 @@ class Usage:
 
 @dataclass(frozen=True)
 class ChatResponse:
-    """A model answer. ``cached`` is true when it came from a cache or cassette instead of the model."""
+    """A model answer. ``cached`` is true when it came from a cache or cassette instead of the model;
+    ``attempts`` counts the requests sent for it (retries included; not stored in caches)."""
 
     text: str
     usage: Usage = Usage()
     model: str = ""
     finish_reason: str | None = None
     cached: bool = False
+    attempts: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return {

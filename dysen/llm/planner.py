@@ -15,6 +15,15 @@ quoting the validation error; if that fails too, the step falls back (Step I: th
 provenance records what happened. Backend failures after the client's retries fall back the same way
 without a repair. Answers are data: parsed with ``json``, validated, never executed.
 
+Bounds (see ``docs/reliability.md``): a prompt longer than ``max_prompt_chars`` (default
+:data:`MAX_PROMPT_CHARS`, 2,000 characters) raises :class:`~dysen.errors.DysenInputError`; each prompt has an
+overall ``deadline`` (default :data:`DEFAULT_DEADLINE_S`, 300 s) shared by all its calls and their retries; a
+prompt makes no further model calls once it has fallen back (Step I failed, a backend error survived the
+client's retries, or the deadline passed): what is left is kept as it is (the offline plan, the un-enriched
+scene graphs) and the provenance says so. Schedules, the model's and the offline fallback's, are held to
+``max_steps``. The provenance reports ``calls`` (answers received) and ``attempts`` (HTTP requests sent,
+retries and failures included); error texts in it are redacted (:func:`~dysen.errors.redact_secrets`).
+
 Ablations of the paper's Table 4: ``imagination=False`` (Steps I-II only), ``sliding_window=False``
 (segments enriched independently, in parallel, each seeing only itself), ``polish=False``.
 """
@@ -22,6 +31,8 @@ Ablations of the paper's Table 4: ``imagination=False`` (Steps I-II only), ``sli
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -45,12 +56,17 @@ from dsg.errors import DSGError
 from ..chat.sync import aclose_quietly, run_sync
 from ..chat.types import ChatModel, ChatRequest
 from ..demos import Demonstration, DemoPool, default_pool, dsg_from_segments
-from ..errors import BackendError, DysenInputError, ResponseValidationError
+from ..errors import BackendError, DysenInputError, ResponseValidationError, redact_secrets
 from ..selection.base import RandomSelector, Selector
 from . import prompts
 from .schemas import PlanAnswer, PolishAnswer, RelationOut, SceneAnswer, strict_schema, validate_answer
 
-__all__ = ["LLMPlanner"]
+__all__ = ["DEFAULT_DEADLINE_S", "MAX_PROMPT_CHARS", "LLMPlanner"]
+
+MAX_PROMPT_CHARS = 2000
+"""Default longest prompt (characters) :class:`LLMPlanner` accepts (a video caption is well under 500)."""
+DEFAULT_DEADLINE_S = 300.0
+"""Default overall time, in seconds, one prompt's model calls may take (retries and waits included)."""
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -67,6 +83,17 @@ class _Trace:
     steps: list[str] = field(default_factory=list)
     degraded: list[str] = field(default_factory=list)
     repairs: int = 0
+    attempts: int = 0
+    deadline_at: float | None = None
+    stopped: str | None = None  # why this prompt makes no further model calls
+    skipped: int = 0
+
+    def stop(self, reason: str) -> None:
+        if self.stopped is None:
+            self.stopped = reason
+
+    def remaining(self) -> float | None:
+        return None if self.deadline_at is None else self.deadline_at - time.monotonic()
 
 
 class _Names:
@@ -117,7 +144,12 @@ class LLMPlanner:
         fallback: planner used when Step I fails (default: an offline ``RuleBasedPlanner``; ``None``: an
             empty DSG whose provenance says why).
         temperature, max_tokens, seed: sampling parameters of every request.
-        max_steps: largest event end time accepted from the model (guards against absurd schedules).
+        max_steps: largest event end time accepted from the model, and kept from the offline fallback's
+            schedule (guards against absurd schedules and against one call per segment of a huge one).
+        deadline: seconds all model calls of one prompt may take together (default 300; ``None``: no
+            deadline). When it passes, the call in flight is abandoned and the prompt keeps what it has.
+        max_prompt_chars: longest prompt accepted (default 2,000 characters); longer raises
+            :class:`~dysen.errors.DysenInputError`.
     """
 
     def __init__(
@@ -136,14 +168,24 @@ class LLMPlanner:
         max_tokens: int = 1024,
         seed: int | None = None,
         max_steps: int = 64,
+        deadline: float | None = DEFAULT_DEADLINE_S,
+        max_prompt_chars: int = MAX_PROMPT_CHARS,
     ) -> None:
         if not hasattr(chat, "acomplete"):
             raise DysenInputError("chat", chat, "must be a ChatModel (with an async acomplete method)")
         for name, value in (("num_demos", num_demos), ("num_context_demos", num_context_demos)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise DysenInputError(name, value, "must be a non-negative integer")
-        if not isinstance(max_steps, int) or max_steps < 1:
+        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
             raise DysenInputError("max_steps", max_steps, "must be a positive integer")
+        if deadline is not None and (
+            isinstance(deadline, bool) or not isinstance(deadline, int | float) or not (0 < deadline < math.inf)
+        ):
+            raise DysenInputError("deadline", deadline, "must be a finite number of seconds > 0, or None")
+        if isinstance(max_prompt_chars, bool) or not isinstance(max_prompt_chars, int) or max_prompt_chars < 1:
+            raise DysenInputError("max_prompt_chars", max_prompt_chars, "must be a positive integer")
+        self.deadline = None if deadline is None else float(deadline)
+        self.max_prompt_chars = max_prompt_chars
         self.chat = chat
         self.pool = pool if pool is not None else default_pool()
         self.selector = selector if selector is not None else RandomSelector(self.pool)
@@ -219,11 +261,27 @@ class LLMPlanner:
         return out
 
     async def _call(self, trace: _Trace, tag: str, request: ChatRequest) -> str | None:
-        try:
-            response = await self.chat.acomplete(request)
-        except BackendError as exc:
-            trace.degraded.append(f"{tag}: backend error ({exc.kind}): {exc}")
+        if trace.stopped is not None:
+            trace.skipped += 1
             return None
+        remaining = trace.remaining()
+        if remaining is not None and remaining <= 0:
+            trace.stop(f"the per-prompt deadline of {self.deadline:g} s passed")
+            trace.skipped += 1
+            return None
+        try:
+            response = await asyncio.wait_for(self.chat.acomplete(request), remaining)
+        except asyncio.TimeoutError:
+            trace.attempts += 1
+            trace.degraded.append(f"{tag}: abandoned at the per-prompt deadline of {self.deadline:g} s")
+            trace.stop(f"the per-prompt deadline of {self.deadline:g} s passed")
+            return None
+        except BackendError as exc:
+            trace.attempts += getattr(exc, "attempts", 1)
+            trace.degraded.append(redact_secrets(f"{tag}: backend error ({exc.kind}): {exc}"))
+            trace.stop(f"{tag} failed at the backend")
+            return None
+        trace.attempts += 0 if response.cached else getattr(response, "attempts", 1)
         trace.calls += 1
         trace.cached += int(response.cached)
         trace.prompt_tokens += response.usage.prompt_tokens
@@ -270,12 +328,23 @@ class LLMPlanner:
             return EventSchedule()
         trace.degraded.append(f"plan: used {type(fallback).__name__} instead of the model")
         trace.steps.append(f"plan(fallback:{type(fallback).__name__})")
-        return fallback.schedule(text)
+        return self._clip(fallback.schedule(text), trace)
+
+    def _clip(self, sched: EventSchedule, trace: _Trace) -> EventSchedule:
+        """Drop the events of an offline schedule that end after ``max_steps`` (the model's are refused)."""
+        kept = tuple(e for e in sched.events if e.end <= self.max_steps)
+        if len(kept) == len(sched.events):
+            return sched
+        trace.degraded.append(
+            f"plan: dropped {len(sched.events) - len(kept)} offline events ending after max_steps={self.max_steps}"
+        )
+        used = {e.agent for e in kept} | {e.target for e in kept if e.target}
+        return EventSchedule(kept, sched.time_unit, tuple(e for e in sched.entities if e.id in used))
 
     async def aschedule(self, text: str, *, demos: Sequence[Demonstration] | None = None) -> EventSchedule:
         """Step I only (falls back to the offline planner if the model fails)."""
-        text = _check_text(text)
-        trace = _Trace()
+        text = self._check_text(text)
+        trace = self._trace()
         if demos is None:
             demos = self.selector.select(text, self.num_demos)
         sched = await self._plan_events(text, demos, trace) if text.strip() else EventSchedule()
@@ -315,6 +384,9 @@ class LLMPlanner:
                 window=self.sliding_window,
             )
             tag = f"imagine[{m}]"
+            if trace.stopped is not None:  # the prompt has fallen back: keep the rest as it is
+                trace.skipped += 1
+                return seg.graph
             sg = await self._ask(trace, tag, msgs, SceneAnswer, self._checked(lambda a: self._scene_from(a, names)))
             if sg is None:
                 trace.degraded.append(f"{tag}: kept the un-enriched scene graph")
@@ -357,6 +429,9 @@ class LLMPlanner:
             names.adopt(child)
             return out
 
+        if trace.stopped is not None:
+            trace.skipped += 1
+            return enriched
         out = await self._ask(trace, "polish", msgs, PolishAnswer, self._checked(build))
         if out is None:
             trace.degraded.append("polish: kept the round-1 DSG")
@@ -369,8 +444,8 @@ class LLMPlanner:
         """Steps I-III for one prompt (async: many prompts can run concurrently, see :meth:`aplan_many`).
 
         ``demos`` overrides the selector (used by policy training)."""
-        text = _check_text(text)
-        trace = _Trace()
+        text = self._check_text(text)
+        trace = self._trace()
         chosen: list[Demonstration] = []
         sched: EventSchedule | None = None
         if text.strip():
@@ -378,8 +453,17 @@ class LLMPlanner:
             sched = await self._plan_events(text, chosen, trace)
             if sched is not None:
                 trace.steps.append("plan(llm)")
+        if sched is None and text.strip():
+            trace.stop("Step I fell back")  # no Step III calls for a prompt the model could not plan
+            sched = self._offline(text, trace)
+            fallback = self.fallback
+            if sched.events and self.imagination and fallback is not None:
+                full = fallback.plan(text)
+                if full.schedule == sched:  # not clipped: keep the fallback's own imagination
+                    trace.steps.append(f"imagine(fallback:{type(fallback).__name__})")
+                    return self._finish(full, trace, chosen)
         if sched is None:
-            sched = self._offline(text, trace) if text.strip() else EventSchedule()
+            sched = EventSchedule()
         if not sched.events:
             trace.degraded.append("plan: no event found in the text")
             return self._finish(schedule_to_dsg(sched, text=text, allow_empty=True), trace, chosen)
@@ -394,7 +478,23 @@ class LLMPlanner:
                 out = await self._polish(text, skeleton, out, ctx, names, trace)
         return self._finish(out, trace, chosen)
 
+    def _trace(self) -> _Trace:
+        trace = _Trace()
+        if self.deadline is not None:
+            trace.deadline_at = time.monotonic() + self.deadline
+        return trace
+
+    def _check_text(self, text: object) -> str:
+        text = _check_text(text)
+        if len(text) > self.max_prompt_chars:
+            raise DysenInputError(
+                "text", text, f"{len(text)} characters, more than max_prompt_chars={self.max_prompt_chars}"
+            )
+        return text
+
     def _finish(self, d: DynamicSceneGraph, trace: _Trace, demos: Sequence[Demonstration]) -> DynamicSceneGraph:
+        if trace.skipped:
+            trace.degraded.append(f"skipped {trace.skipped} later model calls: {trace.stopped}")
         steps = [s for s in trace.steps if s.startswith("plan")]
         steps.append("schedule_to_dsg")
         steps += [s for s in trace.steps if not s.startswith("plan")]
@@ -403,6 +503,7 @@ class LLMPlanner:
             ("selector", str(getattr(self.selector, "name", type(self.selector).__name__))),
             ("demos", ",".join(d.id for d in demos)),
             ("calls", str(trace.calls)),
+            ("attempts", str(trace.attempts)),
             ("cached_calls", str(trace.cached)),
             ("repairs", str(trace.repairs)),
             ("prompt_tokens", str(trace.prompt_tokens)),

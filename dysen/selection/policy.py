@@ -328,19 +328,51 @@ def save_policy(
     return path
 
 
+MAX_POLICY_DIM = 8192
+"""Largest embedding size a policy file may declare (all-MiniLM-L6-v2: 384)."""
+MAX_POLICY_HIDDEN = 4096
+"""Largest projection size a policy file may declare (default: 128)."""
+
+
+def _meta_int(meta: dict[str, str], key: str, limit: int, path: str | Path) -> int:
+    raw = meta.get(key)
+    try:
+        value = int(str(raw))
+    except ValueError:
+        raise ConfigurationError(f"{path}: metadata {key!r} must be an integer, got {raw!r}") from None
+    if not 1 <= value <= limit:
+        raise ConfigurationError(f"{path}: metadata {key}={value} is outside 1..{limit}")
+    return value
+
+
 def load_policy(path: str | Path) -> tuple[DemoPolicy, dict[str, str]]:
-    """Read a policy written by :func:`save_policy`: ``(policy, metadata)``."""
+    """Read a policy written by :func:`save_policy`: ``(policy, metadata)``.
+
+    The metadata's sizes are checked against :data:`MAX_POLICY_DIM` / :data:`MAX_POLICY_HIDDEN` and against the
+    stored tensor's shape before anything is allocated, so a crafted file cannot request a huge allocation."""
     from safetensors import SafetensorError, safe_open
 
     try:
         with safe_open(str(path), framework="pt") as fh:
             meta = dict(fh.metadata() or {})
-            tensors = {name: fh.get_tensor(name) for name in fh.keys()}  # noqa: SIM118 - safe_open has no iterator
+            if meta.get("format") != FORMAT:
+                raise ConfigurationError(f"{path} is not a dysen selection policy (format {meta.get('format')!r})")
+            dim = _meta_int(meta, "dim", MAX_POLICY_DIM, path)
+            hidden = _meta_int(meta, "hidden", MAX_POLICY_HIDDEN, path)
+            names = sorted(fh.keys())
+            if names != ["proj.weight"]:
+                raise ConfigurationError(f"{path}: expected one tensor 'proj.weight', found {names[:5]}")
+            shape = list(fh.get_slice("proj.weight").get_shape())
+            if shape != [hidden, dim]:
+                raise ConfigurationError(
+                    f"{path}: tensor 'proj.weight' has shape {shape}, the metadata says [{hidden}, {dim}]"
+                )
+            tensors = {"proj.weight": fh.get_tensor("proj.weight")}
+    except ConfigurationError:
+        raise
     except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
         raise ConfigurationError(f"cannot read a selection policy from {path}: {exc}") from exc
-    if meta.get("format") != FORMAT:
-        raise ConfigurationError(f"{path} is not a dysen selection policy (format {meta.get('format')!r})")
-    policy = DemoPolicy(int(meta["dim"]), int(meta["hidden"]))
+    policy = DemoPolicy(dim, hidden)
     try:
         policy.load_state_dict(tensors)
     except RuntimeError as exc:

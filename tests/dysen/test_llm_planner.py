@@ -106,10 +106,18 @@ def test_persistent_rate_limit_falls_back_offline(make_chat, server, oracle):
     assert chat.meter.errors["rate_limit"] == 1
 
 
-def test_garbage_http_body_is_a_backend_error(make_chat, server, oracle):
-    oracle.add_faults("plan", ["garbage_body"])
+@pytest.mark.parametrize("fault", ["garbage_body", "truncated_body"])
+def test_unreadable_http_body_is_retried_then_a_backend_error(make_chat, server, oracle, fault):
+    oracle.add_faults("plan", [fault])
+    d = LLMPlanner(make_chat(), imagination=False).plan(TWO)
+    assert server.count == 2 and not d.provenance.degraded  # a 200 with a bad body is retried
+    meta = dict(d.provenance.meta)
+    assert meta["calls"] == "1" and meta["attempts"] == "2"
+    server.reset()
+    oracle.add_faults("plan", [fault, fault])
     d = LLMPlanner(make_chat(), imagination=False).plan(TWO)
     assert any("bad_response" in n for n in d.provenance.degraded)
+    assert dict(d.provenance.meta)["attempts"] == "2" and dict(d.provenance.meta)["calls"] == "0"
 
 
 # -- answer faults: validation, one repair, fallback ------------------------------------------------------
