@@ -73,7 +73,7 @@ def from_networkx(graphs: list[nx.MultiDiGraph], **fields: Any) -> DynamicSceneG
         attrs, rels = [], []
         for node, data in g.nodes(data=True):
             ident = str(node)
-            ent = Entity(ident, data.get("label", ""), tuple(data.get("static_attributes", ())))
+            ent = Entity(ident, data.get("label", ""), data.get("static_attributes", ()))
             if ident in table and table[ident] != ent:
                 raise SchemaError(f"frame {m}: node {ident!r} changes label or static attributes across frames")
             table[ident] = ent

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .dynamic import DynamicSceneGraph
 from .errors import SchemaError, VocabularyError
+from .io_json import read_json_file
 from .labels import normalize_label
 
 __all__ = ["DSGVocab", "Vocabulary"]
@@ -122,14 +123,16 @@ class DSGVocab:
 
     @classmethod
     def from_dict(cls, data: dict[str, list[str]], *, frozen: bool = True) -> DSGVocab:
-        try:
-            parts = [data[k] for k in ("entities", "attributes", "predicates")]
-        except (KeyError, TypeError) as exc:
-            raise SchemaError(f"vocabulary needs 'entities', 'attributes' and 'predicates' lists: {exc}") from exc
+        """Inverse of :meth:`to_dict`; anything else raises :class:`~dsg.errors.SchemaError`."""
+        if not isinstance(data, dict):
+            raise SchemaError(f"a vocabulary must be an object, got {type(data).__name__}")
         vocabs = []
-        for labels in parts:
+        for key in ("entities", "attributes", "predicates"):
+            labels = data.get(key)
+            if not isinstance(labels, list) or not all(isinstance(lab, str) for lab in labels):
+                raise SchemaError(f"vocabulary {key!r} must be a list of strings, got {labels!r}")
             if not labels or labels[0] != UNK:
-                raise SchemaError("each vocabulary list must start with '<unk>'")
+                raise SchemaError(f"vocabulary {key!r} must start with '<unk>'")
             vocabs.append(Vocabulary(labels[1:], frozen=frozen))
         return cls(*vocabs)
 
@@ -138,4 +141,5 @@ class DSGVocab:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> DSGVocab:
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        """Read a vocabulary saved with :meth:`save` (UTF-8 JSON, within the limits of :mod:`dsg.limits`)."""
+        return cls.from_dict(read_json_file(path))
