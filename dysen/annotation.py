@@ -6,10 +6,15 @@ its line number). Output: one DSG per line, ``{"id": ..., **dsg.dsg_to_dict(dsg)
 soon as it is planned, in completion order.
 
 Resuming: captions whose id is already in the output are skipped (so an interrupted run loses nothing it
-finished and a re-run costs nothing); a truncated last line left by a crash is cut off first. With
-``retry_degraded=True`` captions whose DSG records a degradation (a fallback after a model failure) are
-planned again and the output is compacted to the newest line per id. A caption whose planning raises is
-reported in the summary and not written, so the next run retries it.
+finished and a re-run costs nothing). Before resuming, the output is checked to be a file annotate wrote:
+every line must be a DSG row (a JSON object with an ``id`` and ``"schema": "dsg/..."``), otherwise nothing
+is touched and :class:`~dysen.errors.DysenInputError` names the first foreign line; the output may not be
+the captions file itself. A last line left half-written by a crash (no newline *and* not valid JSON) is cut
+off; a complete last line that only lacks its newline is kept. With ``retry_degraded=True`` captions whose
+DSG records a degradation (a fallback after a model failure) are planned again and the output is compacted
+to the newest line per id; a run killed before that compaction leaves two lines for some ids, and the next
+run of any kind compacts them first. A caption whose planning raises is reported in the summary (its error
+text redacted) and not written, so the next run retries it.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from dsg import DynamicSceneGraph, Planner
 from dsg.io_json import dsg_to_dict
 
 from .chat.sync import run_sync
-from .errors import DysenInputError
+from .errors import DysenInputError, redact_secrets
 
 __all__ = ["AnnotationSummary", "annotate", "read_annotations", "read_captions"]
 
@@ -42,6 +47,7 @@ class AnnotationSummary:
     skipped: int = 0
     planned: int = 0
     degraded: int = 0
+    fell_back: int = 0  # DSGs whose Step I fell back to the offline planner (the model was not usable)
     failed: int = 0
     failures: dict[str, str] = field(default_factory=dict)
     truncated_line_removed: bool = False
@@ -51,7 +57,8 @@ class AnnotationSummary:
     def __str__(self) -> str:
         lines = [
             f"captions: {self.total}  already done: {self.skipped}  planned now: {self.planned}  "
-            f"degraded: {self.degraded}  failed: {self.failed}  time: {self.elapsed_s:.1f} s",
+            f"degraded: {self.degraded}  fell back: {self.fell_back}  failed: {self.failed}  "
+            f"time: {self.elapsed_s:.1f} s",
         ]
         if self.usage is not None:
             u = self.usage
@@ -99,18 +106,63 @@ def read_captions(
     return out
 
 
-def _cut_truncated_tail(path: Path) -> bool:
-    """Remove a last line without its newline (an interrupted write); True if something was cut."""
+def _is_row(row: object) -> bool:
+    return isinstance(row, dict) and "id" in row and str(row.get("schema", "")).startswith("dsg/")
+
+
+def _check_output(path: Path) -> tuple[bool, bool]:
+    """Check that ``path`` is an annotation file before resuming into it; repair a half-written last line.
+
+    Returns ``(truncated_line_removed, has_duplicate_ids)``. Raises :class:`DysenInputError` (and changes
+    nothing) if a line is not a DSG row, except a last line without newline that is not valid JSON (an
+    interrupted write), which is cut off."""
     if not path.exists() or path.stat().st_size == 0:
-        return False
-    with path.open("rb+") as fh:
-        fh.seek(-1, os.SEEK_END)
-        if fh.read(1) == b"\n":
-            return False
-        data = path.read_bytes()
-        keep = data.rfind(b"\n") + 1
-        fh.truncate(keep)
-    return True
+        return False, False
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    tail = lines.pop()  # b"" when the file ends with a newline
+    seen: set[str] = set()
+    dup = False
+    for lineno, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            row = None
+        if not _is_row(row):
+            raise DysenInputError(
+                "output",
+                str(path),
+                f"line {lineno} is not a DSG row written by annotate; refusing to resume into (and change) it",
+            )
+        ident = str(row["id"])  # type: ignore[index]
+        dup = dup or ident in seen
+        seen.add(ident)
+    if not tail.strip():
+        return False, dup
+    try:
+        row = json.loads(tail)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        with path.open("rb+") as fh:  # a write cut short by a crash
+            fh.truncate(len(data) - len(tail))
+        return True, dup
+    if not _is_row(row):
+        raise DysenInputError(
+            "output", str(path), f"line {len(lines) + 1} is not a DSG row written by annotate; refusing to resume"
+        )
+    with path.open("ab") as fh:  # a complete row that only lacks its newline
+        fh.write(b"\n")
+    return False, dup or str(row["id"]) in seen
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
 
 
 def read_annotations(path: str | Path) -> dict[str, dict[str, Any]]:
@@ -136,6 +188,8 @@ def _compact(path: Path) -> None:
     with tmp.open("w", encoding="utf-8") as fh:
         for row in latest.values():
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 
@@ -162,14 +216,25 @@ def annotate(
     """
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise DysenInputError("concurrency", concurrency, "must be an integer >= 1")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise DysenInputError("limit", limit, "must be an integer >= 1 (or None for all captions)")
     t0 = time.perf_counter()
     out = Path(out_jsonl)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if _same_file(Path(captions_jsonl), out):
+        raise DysenInputError("output", str(out), "is the captions file; give another output path")
+    if out.is_dir():
+        raise DysenInputError("output", str(out), "is a directory; give a .jsonl file path")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DysenInputError("output", str(out), f"its folder cannot be created: {exc.strerror or exc}") from exc
     items = read_captions(captions_jsonl, id_field=id_field)
     if limit is not None:
         items = items[:limit]
     summary = AnnotationSummary(total=len(items))
-    summary.truncated_line_removed = _cut_truncated_tail(out)
+    summary.truncated_line_removed, duplicates = _check_output(out)
+    if duplicates:  # a --retry-degraded run was killed before its compaction
+        _compact(out)
     done = read_annotations(out)
     todo = [(i, t) for i, t in items if i not in done or (retry_degraded and _is_degraded(done[i]))]
     summary.skipped = len(items) - len(todo)
@@ -183,11 +248,12 @@ def annotate(
             fh.flush()
             summary.planned += 1
             summary.degraded += int(d.provenance.is_degraded)
+            summary.fell_back += int(any(step.startswith("plan(fallback") for step in d.provenance.steps))
             bar.update(1)
 
         def fail(ident: str, exc: BaseException) -> None:
             summary.failed += 1
-            summary.failures[ident] = f"{type(exc).__name__}: {str(exc)[:200]}"
+            summary.failures[ident] = redact_secrets(f"{type(exc).__name__}: {str(exc)[:200]}")
             bar.update(1)
 
         if hasattr(planner, "aplan"):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,12 +38,55 @@ __all__ = [
 ]
 
 
+# -- argparse types (a bad value is a usage error naming the option, exit 2) ----------------------------------
+def _int_at_least(low: int) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+positive_int = _int_at_least(1)
+non_negative_int = _int_at_least(0)
+
+
+def finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    value = finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return value
+
+
 # -- shared planner/backend options ------------------------------------------------------------------------
 def add_planner_arguments(parser: argparse.ArgumentParser, *, default_planner: str = "rule") -> None:
     """Options that choose and configure a planner and its chat backend."""
     g = parser.add_argument_group("planner")
     g.add_argument("--planner", choices=("rule", "llm"), default=default_planner, help="offline rules or an LLM")
-    g.add_argument("--substeps", type=int, default=1, help="rule planner: frames per step of v")
+    g.add_argument("--substeps", type=positive_int, default=1, help="rule planner: frames per step of v")
     g.add_argument("--no-imagination", action="store_true", help="Steps I-II only (ablation)")
     g.add_argument("--no-sliding-window", action="store_true", help="enrich segments independently (ablation)")
     g.add_argument("--no-polish", action="store_true", help="skip the global polish (ablation)")
@@ -50,9 +94,11 @@ def add_planner_arguments(parser: argparse.ArgumentParser, *, default_planner: s
     g.add_argument("--selector", choices=("random", "nearest", "policy"), default="random")
     g.add_argument("--policy", type=Path, help="trained selection policy (.safetensors) for --selector policy")
     g.add_argument("--encoder", type=Path, help="transformers text encoder folder (default: all-MiniLM-L6-v2)")
-    g.add_argument("--num-demos", type=int, default=5, help="demonstrations in the Step I prompt (D)")
-    g.add_argument("--num-context-demos", type=int, default=2, help="demonstrations in the Step III prompts")
-    g.add_argument("--temperature", type=float, default=0.0)
+    g.add_argument("--num-demos", type=non_negative_int, default=5, help="demonstrations in the Step I prompt (D)")
+    g.add_argument(
+        "--num-context-demos", type=non_negative_int, default=2, help="demonstrations in the Step III prompts"
+    )
+    g.add_argument("--temperature", type=non_negative_float, default=0.0)
     g.add_argument("--seed", type=int, default=None)
     b = parser.add_argument_group("chat backend (for --planner llm)")
     b.add_argument("--backend", choices=("openai", "transformers"), default="openai")
@@ -61,9 +107,15 @@ def add_planner_arguments(parser: argparse.ArgumentParser, *, default_planner: s
     b.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
     b.add_argument("--model-path", type=Path, help="--backend transformers: a causal LM folder")
     b.add_argument("--device", default="cpu", help="--backend transformers: torch device")
-    b.add_argument("--timeout", type=float, default=60.0, help="seconds per HTTP attempt")
-    b.add_argument("--max-retries", type=int, default=3, help="client retries on 429/5xx/timeouts")
-    b.add_argument("--max-concurrency", type=int, default=16, help="requests in flight to the server")
+    b.add_argument("--timeout", type=positive_float, default=60.0, help="seconds per HTTP attempt")
+    b.add_argument("--max-retries", type=non_negative_int, default=3, help="client retries on 429/5xx/timeouts")
+    b.add_argument("--max-concurrency", type=positive_int, default=16, help="requests in flight to the server")
+    b.add_argument(
+        "--deadline",
+        type=positive_float,
+        default=300.0,
+        help="seconds all model calls of one caption may take, retries included (default 300)",
+    )
     b.add_argument("--structured-output", choices=("auto", "on", "off"), default="auto")
     b.add_argument("--cache", type=Path, help="SQLite response cache (re-runs cost nothing)")
     b.add_argument("--cassette", type=Path, help="record/replay cassette JSONL")
@@ -136,6 +188,7 @@ def build_planner(args: argparse.Namespace) -> Any:
         polish=not args.no_polish,
         temperature=args.temperature,
         seed=args.seed,
+        deadline=getattr(args, "deadline", 300.0),
     )
 
 
@@ -144,16 +197,21 @@ def add_annotate_arguments(parser: argparse.ArgumentParser) -> None:
     """``annotate CAPTIONS.jsonl OUT.jsonl [options]``."""
     parser.add_argument("captions", type=Path, help="captions JSONL ({'id', 'caption'} objects or strings)")
     parser.add_argument("output", type=Path, help="DSGs JSONL (appended to; existing ids are skipped)")
-    parser.add_argument("--concurrency", type=int, default=8, help="captions planned at once (LLM planner)")
+    parser.add_argument("--concurrency", type=positive_int, default=8, help="captions planned at once (LLM planner)")
     parser.add_argument("--retry-degraded", action="store_true", help="plan again captions that fell back")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N captions")
+    parser.add_argument("--limit", type=positive_int, default=None, help="only the first N captions")
     parser.add_argument("--id-field", default="id")
     parser.add_argument("--no-progress", action="store_true")
     add_planner_arguments(parser)
 
 
 def run_annotate(args: argparse.Namespace) -> int:
-    """Run ``annotate``; prints the summary (with cost) and returns an exit code (1 if any caption failed)."""
+    """Run ``annotate``; prints the summary (with cost) and returns an exit code.
+
+    Exit status: 0 when done; 1 when a caption failed (it is not written; a re-run retries it) or when every
+    caption planned in this run fell back to the offline planner (the model was never usable: check the
+    server, key and model name; the rows are written and ``--retry-degraded`` plans them again); 2 for
+    bad input (a message names it)."""
     from .annotation import annotate
 
     summary = annotate(
@@ -167,6 +225,13 @@ def run_annotate(args: argparse.Namespace) -> int:
         id_field=args.id_field,
     )
     print(summary)
+    if summary.planned and summary.fell_back == summary.planned:
+        print(
+            f"error: every caption planned now ({summary.planned}) fell back to the offline planner; "
+            "the model was not usable (see the degraded notes in the output)",
+            file=sys.stderr,
+        )
+        return 1
     return 1 if summary.failed else 0
 
 
@@ -174,7 +239,7 @@ def run_annotate(args: argparse.Namespace) -> int:
 def _gold_arguments(parser: argparse.ArgumentParser, default_split: str) -> None:
     parser.add_argument("--gold", type=Path, help="labelled captions JSONL (default: the shipped labelled set)")
     parser.add_argument("--split", default=default_split, help="split of the labelled set: dev, test or all")
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--concurrency", type=positive_int, default=8)
 
 
 def _examples(args: argparse.Namespace) -> list[Any]:
@@ -190,11 +255,11 @@ def _examples(args: argparse.Namespace) -> list[Any]:
 def add_train_selector_arguments(parser: argparse.ArgumentParser) -> None:
     """``train-selector --out policy.safetensors [options]``: REINFORCE over the labelled captions."""
     parser.add_argument("--out", type=Path, required=True, help="where to write the policy (.safetensors)")
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--candidates", type=int, default=20, help="candidate demonstrations per step")
-    parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument("--epochs", type=positive_int, default=3)
+    parser.add_argument("--batch-size", type=positive_int, default=8)
+    parser.add_argument("--lr", type=positive_float, default=1e-3)
+    parser.add_argument("--candidates", type=positive_int, default=20, help="candidate demonstrations per step")
+    parser.add_argument("--hidden", type=positive_int, default=128)
     parser.add_argument("--full-plan", action="store_true", help="reward Steps I-III (many more calls)")
     _gold_arguments(parser, "dev")
     add_planner_arguments(parser, default_planner="llm")

@@ -59,6 +59,18 @@ def save_checkpoint(
     return final
 
 
+def _load_tensors(file: Path) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(str(file))
+    except Exception as exc:  # safetensors raises its own error type for a truncated or foreign file
+        raise CheckpointError(f"{file} is not a readable safetensors file: {type(exc).__name__}: {exc}") from exc
+
+
+def _check_shape(file: Path, name: str, got: tuple[int, ...], want: tuple[int, ...]) -> None:
+    if got != want:
+        raise CheckpointError(f"{file}: tensor {name!r} has shape {list(got)}, the model needs {list(want)}")
+
+
 def latest_checkpoint(directory: str | os.PathLike[str]) -> Path | None:
     """The newest complete ``step-*`` folder under ``directory`` (``None`` if there is none)."""
     root = Path(directory)
@@ -77,19 +89,48 @@ def load_checkpoint(
     path = Path(path)
     if not (path / "state.json").exists() or not (path / "model.safetensors").exists():
         raise CheckpointError(f"{path} is not a complete checkpoint (state.json and model.safetensors needed)")
-    missing, unexpected = model.load_state_dict(load_file(str(path / "model.safetensors")), strict=False)
+    weights = _load_tensors(path / "model.safetensors")
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in weights]
+    unexpected = [k for k in weights if k not in expected]
     if missing or unexpected:
         raise CheckpointError(
             f"{path}: weights do not match the model: missing {missing[:5]}, unexpected {unexpected[:5]}"
         )
+    for name, tensor in weights.items():
+        _check_shape(path / "model.safetensors", name, tuple(tensor.shape), tuple(expected[name].shape))
+    try:
+        model.load_state_dict(weights, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: weights do not match the model: {exc}") from exc
     if optimizer is not None:
-        optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
+        _restore(path / "optimizer.pt", optimizer.load_state_dict)
     if lr_scheduler is not None and (path / "lr_scheduler.pt").exists():
-        lr_scheduler.load_state_dict(torch.load(path / "lr_scheduler.pt", weights_only=True))
+        _restore(path / "lr_scheduler.pt", lr_scheduler.load_state_dict)
     if ema is not None and (path / "ema.safetensors").exists():
-        shadow = load_file(str(path / "ema.safetensors"))
-        for i, p in enumerate(ema.shadow_params):
+        shadow = _load_tensors(path / "ema.safetensors")
+        params = list(ema.shadow_params)
+        names = {f"shadow.{i}" for i in range(len(params))}
+        if set(shadow) != names:
+            raise CheckpointError(
+                f"{path / 'ema.safetensors'}: holds {len(shadow)} EMA tensors, the model has {len(params)}"
+            )
+        for i, p in enumerate(params):  # check every shape before changing any (copy_ would broadcast)
+            _check_shape(path / "ema.safetensors", f"shadow.{i}", tuple(shadow[f"shadow.{i}"].shape), tuple(p.shape))
+        for i, p in enumerate(params):
             p.data.copy_(shadow[f"shadow.{i}"])
-    rng = torch.load(path / "rng.pt", weights_only=True)
-    torch.set_rng_state(rng["torch"])
-    return json.loads((path / "state.json").read_text(encoding="utf-8"))
+    _restore(path / "rng.pt", lambda rng: torch.set_rng_state(rng["torch"]))
+    try:
+        state = json.loads((path / "state.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path / 'state.json'} is not valid JSON: {exc}") from exc
+    if not isinstance(state, dict) or not isinstance(state.get("step"), int):
+        raise CheckpointError(f"{path / 'state.json'} has no integer 'step'")
+    return state
+
+
+def _restore(file: Path, apply: Any) -> None:
+    try:
+        apply(torch.load(file, weights_only=True))
+    except Exception as exc:  # unpickling refused, truncated file, wrong structure
+        raise CheckpointError(f"{file} cannot be restored: {type(exc).__name__}: {exc}") from exc

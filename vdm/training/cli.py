@@ -13,13 +13,28 @@ from .config import TRAIN_PRESETS, TrainConfig
 __all__ = ["add_evaluate_arguments", "add_train_arguments", "config_from_args", "run_evaluate", "run_train"]
 
 
+def _types() -> Any:
+    from .. import cli
+
+    return cli
+
+
+def _trust(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="allow a planner spec that is not registered (it imports and runs code named by the file)",
+    )
+
+
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    t = _types()
     p.add_argument("--preset", default="tiny", choices=sorted(TRAIN_PRESETS), help="named configuration")
     p.add_argument("--config", help="a train_config.json to start from (overrides the preset)")
     p.add_argument("--output-dir", help="where checkpoints and weights go (resumes if it holds checkpoints)")
-    p.add_argument("--max-steps", type=int)
-    p.add_argument("--max-minutes", type=float, help="stop (and save) after this much wall time")
-    p.add_argument("--batch-size", type=int)
+    p.add_argument("--max-steps", type=t.positive_int)
+    p.add_argument("--max-minutes", type=t.positive_float, help="stop (and save) after this much wall time")
+    p.add_argument("--batch-size", type=t.positive_int)
     p.add_argument("--vae-path", help="stage-I VAE folder for stages II/III")
     p.add_argument(
         "--set",
@@ -30,6 +45,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--export", metavar="DIR", help="after training, write a pipeline folder here (needs --vae-path)")
     p.add_argument("--export-dtype", default="float16", choices=["float16", "float32"])
+    _trust(p)
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -50,12 +66,35 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return cfg.override(**changes)
 
 
+def _allow_planner(cfg: TrainConfig, args: argparse.Namespace) -> None:
+    """The config's planner spec must be registered, or trusted with ``--trust-remote-code`` (then it is
+    registered for this process, so that the trainer and its evaluation pipelines can load it)."""
+    if cfg.stage == "vae":
+        return
+    from ..pipelines.planner_spec import check_planner_spec, register_planner, registered_planners
+
+    origin = args.config or "the training config"
+    trust = bool(getattr(args, "trust_remote_code", False))
+    check_planner_spec(cfg.planner_spec, trust_remote_code=trust, origin=origin)
+    if cfg.planner_spec not in registered_planners():
+        register_planner(cfg.planner_spec, cfg.planner_spec)
+
+
 def run_train(args: argparse.Namespace) -> None:
     from .export import export_pipeline
     from .trainer import train
     from .world_source import CachedSource, WorldSource, build_cache, world_eval_hook
 
     cfg = config_from_args(args)
+    _allow_planner(cfg, args)
+    if cfg.output_dir:
+        from ..cli import check_out_dir
+
+        check_out_dir(cfg.output_dir, "--output-dir")
+    if args.export:
+        from ..cli import check_out_dir
+
+        check_out_dir(args.export, "--export")
     world = WorldSource.from_config(cfg)
     cache = (
         cfg.data_cache or f"outputs/world-cache-{cfg.num_frames}x{cfg.resolution}-l{cfg.max_events}-n{cfg.train_size}"
@@ -81,27 +120,43 @@ def run_train(args: argparse.Namespace) -> None:
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     from ..cli import DEFAULT_MODEL
 
+    t = _types()
     p.add_argument("--model", default=str(DEFAULT_MODEL))
-    p.add_argument("--num", type=int, default=32, help="test prompts of the procedural world")
-    p.add_argument("--level", type=int, default=3, help="world difficulty level 1-6 (1-3: 1-3 sequential events)")
+    p.add_argument("--num", type=t.positive_int, default=32, help="test prompts of the procedural world")
+    p.add_argument(
+        "--level",
+        type=int,
+        choices=range(1, 7),
+        metavar="{1..6}",
+        default=3,
+        help="world difficulty level 1-6 (1-3: 1-3 sequential events)",
+    )
     p.add_argument(
         "--dsg-source",
         default="planner",
         choices=["planner", "gold"],
         help="condition on DSGs planned from the captions (default) or on the gold DSGs",
     )
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--guidance", type=float, default=3.0)
+    p.add_argument("--steps", type=t.positive_int, default=20)
+    p.add_argument("--guidance", type=t.finite_float, default=3.0)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=t.positive_int, default=16)
     p.add_argument("--json", help="also write the metrics as JSON here")
+    p.add_argument("--device", default="cpu")
+    _trust(p)
 
 
 def run_evaluate(args: argparse.Namespace) -> None:
-    from ..cli import _load_pipeline
+    from ..cli import CLIError, _load_pipeline
     from .world_source import evaluate_on_world
 
-    pipe = _load_pipeline(args.model, None, "cpu")
+    if args.json:
+        target = Path(args.json)
+        if target.is_dir() or (target.parent.exists() and not target.parent.is_dir()):
+            raise CLIError(f"--json {target}: not a file path (a folder, or under a file)")
+        if not target.parent.exists():
+            raise CLIError(f"--json {target}: its folder {target.parent} does not exist")
+    pipe = _load_pipeline(args.model, None, getattr(args, "device", "cpu"), getattr(args, "trust_remote_code", False))
     metrics = evaluate_on_world(
         pipe,
         num=args.num,
