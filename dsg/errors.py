@@ -41,6 +41,9 @@ class DSGValidationError(DSGError, ValueError):
         where = f" in frame {frame}" if frame is not None else ""
         super().__init__(f"invalid {field}{where}: {value!r} ({reason})")
 
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable (worker processes send errors back)
+        return type(self), (self.field, self.value, self.reason, self.frame)
+
 
 class DSGLimitError(DSGError, ValueError):
     """A value exceeds one of the resource limits of :mod:`dsg.limits` (checked before allocating).
@@ -59,6 +62,9 @@ class DSGLimitError(DSGError, ValueError):
         self.where = where
         prefix = f"{where}: " if where else ""
         super().__init__(f"{prefix}{field} = {value!r} exceeds the limit of {limit} (see dsg.limits)")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable (worker processes send errors back)
+        return type(self), (self.field, self.value, self.limit, self.where)
 
     def at(self, where: str) -> DSGLimitError:
         """The same error, located at ``where`` (a file, ``file:line``)."""

@@ -269,7 +269,19 @@ def dsg_from_dict(data: Any) -> DynamicSceneGraph:
 
 
 def to_json(dsg: DynamicSceneGraph, *, indent: int | None = 2) -> str:
-    return json.dumps(dsg_to_dict(dsg), indent=indent, ensure_ascii=False)
+    """The JSON text of ``dsg``: readable Unicode, always encodable as UTF-8 (see :func:`_dumps`)."""
+    return _dumps(dsg_to_dict(dsg), indent)
+
+
+def _dumps(data: Any, indent: int | None = None) -> str:
+    """``json.dumps`` keeping non-ASCII text readable, or escaping all of it when a string holds a lone
+    surrogate (which UTF-8 cannot encode, but a ``\\ud800`` escape reads back exactly)."""
+    text = json.dumps(data, indent=indent, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(data, indent=indent)
+    return text
 
 
 def from_json(text: str | bytes) -> DynamicSceneGraph:
@@ -303,7 +315,7 @@ def write_jsonl(dsgs: Iterable[DynamicSceneGraph], path: str | os.PathLike[str],
     n = 0
     with path.open("a" if append else "w", encoding="utf-8") as fh:
         for dsg in dsgs:
-            fh.write(json.dumps(dsg_to_dict(dsg), ensure_ascii=False) + "\n")
+            fh.write(_dumps(dsg_to_dict(dsg)) + "\n")
             n += 1
     return n
 

@@ -198,3 +198,16 @@ def test_valid_dsgs_round_trip_through_jsonl(dsgs):
 def test_labels_are_fixed_points(entity, text):
     once = dsg.normalize_label(text, entity=entity)
     assert dsg.normalize_label(once, entity=entity) == once
+
+
+any_text = st.text(st.characters(categories=["Cs", "Lu", "Ll", "Zs", "Po"]), max_size=8)  # lone surrogates too
+
+
+@FUZZ
+@given(dynamic_scene_graphs(max_frames=3), any_text)
+def test_any_text_round_trips_through_files(d, text):
+    d = d.replace(text=text, provenance=Provenance("test", (text,), (), ((text, text),)))
+    with tempfile.TemporaryDirectory() as tmp:
+        assert dsg.load_json(dsg.save_json(d, Path(tmp) / "d.json")) == d
+        dsg.write_jsonl([d, d], Path(tmp) / "c.jsonl")
+        assert list(dsg.read_jsonl(Path(tmp) / "c.jsonl")) == [d, d]

@@ -302,3 +302,22 @@ def test_vocabulary_reader_gives_typed_errors(tmp_path):
         dsg.DSGVocab.load(path)
     with pytest.raises(SchemaError):
         dsg.DSGVocab.from_dict([])
+
+
+def test_lone_surrogates_round_trip_through_files(tmp_path):
+    from dsg import save_json
+
+    d = DynamicSceneGraph(text="caf\u00e9 \ud800")
+    assert from_json(to_json(d).encode()) == d
+    assert load_json(save_json(d, tmp_path / "s.json")) == d
+    write_jsonl([d, DynamicSceneGraph(text="é")], tmp_path / "s.jsonl")
+    assert list(read_jsonl(tmp_path / "s.jsonl")) == [d, DynamicSceneGraph(text="é")]
+    assert "é" in (tmp_path / "s.jsonl").read_text(encoding="utf-8")  # readable where it can be
+
+
+def test_typed_errors_pickle():
+    import pickle
+
+    for exc in (DSGLimitError("num_frames", 7, 4, "f.jsonl:2"), DSGValidationError("event.end", 0, "bad", 3)):
+        back = pickle.loads(pickle.dumps(exc))
+        assert type(back) is type(exc) and str(back) == str(exc)
