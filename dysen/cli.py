@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigurationError, DysenError
+from .errors import ConfigurationError, DysenError, redact_secrets
 
 __all__ = [
     "add_annotate_arguments",
@@ -319,8 +319,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = {"annotate": run_annotate, "train-selector": run_train_selector, "eval-selector": run_eval_selector}
     try:
         return run[args.command](args)
-    except DysenError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (DysenError, OSError) as exc:
+        print(f"error: {redact_secrets(exc)}", file=sys.stderr)
         return 2
 
 

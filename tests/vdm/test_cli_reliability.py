@@ -222,3 +222,23 @@ def test_checkpoint_shape_mismatches_are_named(tmp_path):
     (ckpt / "model.safetensors").write_bytes((ckpt / "model.safetensors").read_bytes()[:40])
     with pytest.raises(CheckpointError, match="not a readable safetensors file"):
         load_checkpoint(ckpt, model)
+
+
+def test_training_config_planner_spec_needs_trust(tmp_path):
+    import argparse
+
+    from vdm.training.cli import _allow_planner
+    from vdm.training.config import TrainConfig
+
+    cfg = TrainConfig(stage="planner", planner_spec="subprocess:run")
+    args = argparse.Namespace(config=str(tmp_path / "train_config.json"), trust_remote_code=False)
+    with pytest.raises(UntrustedPlannerError, match="train_config.json"):
+        _allow_planner(cfg, args)
+    _allow_planner(TrainConfig(stage="vae", planner_spec="subprocess:run"), args)  # stage I plans nothing
+    _allow_planner(TrainConfig(stage="planner"), args)  # the default spec is registered
+    try:
+        _allow_planner(cfg, argparse.Namespace(config=None, trust_remote_code=True))
+        assert "subprocess:run" in registered_planners()
+    finally:
+        unregister_planner("subprocess:run")
+    assert main(["train", "--set", "stage=planner", "--set", "planner_spec=subprocess:run"]) == 2
