@@ -46,6 +46,7 @@ _SUBJ = ("nsubj", "csubj")
 _INHERIT_DEPS = ("conj", "xcomp", "ccomp", "advcl", "pcomp", "dep", "oprd", "parataxis")
 _NOT_EVENT_DEPS = ("aux", "auxpass", "amod", "compound", "nmod", "det", "case")
 _DIRECTION_DEPS = ("advmod", "acomp", "xcomp", "npadvmod", "oprd", "prt", "ccomp", "acl", "advcl", "dep")
+_CLAUSE_MARKS = lx.CONCURRENT | lx.PRECEDES | lx.FOLLOWS
 _PART_NOUNS = frozenset(
     ["front", "top", "side", "middle", "back", "edge", "centre", "center", "bottom", "end", "inside", "outside"]
 )
@@ -124,7 +125,8 @@ class Analysis:
 class _Registry:
     """Entity ids by label, with attribute-compatible merging and pronoun resolution."""
 
-    def __init__(self, implicit_agent: str) -> None:
+    def __init__(self, implicit_agent: str, kind: Callable[[str], str] | None = None) -> None:
+        self.kind = kind
         self.label: dict[str, str] = {}
         self.attrs: dict[str, set[str]] = {}
         self.person: dict[str, bool] = {}
@@ -134,12 +136,34 @@ class _Registry:
         self.implicit_agent = implicit_agent
 
     @staticmethod
-    def _compatible(a: set[str], b: set[str]) -> bool:
+    def _size_classes(words: set[str]) -> set[str]:
+        return {"large" if w in lx.LARGE_SIZES else "small" if w in lx.SMALL_SIZES else w for w in words}
+
+    @classmethod
+    def _compatible(cls, a: set[str], b: set[str]) -> bool:
         for group in (lx.COLOURS, lx.SIZES):
             ga, gb = a & group, b & group
+            if group is lx.SIZES:
+                ga, gb = cls._size_classes(ga), cls._size_classes(gb)
             if ga and gb and not ga & gb:
                 return False
         return True
+
+    @classmethod
+    def _described(cls, have: set[str], said: set[str]) -> bool:
+        """Every colour and size ``said`` of a referring expression is one the entity ``have``s."""
+        colours, sizes = said & lx.COLOURS, cls._size_classes(said & lx.SIZES)
+        return bool(colours or sizes) and colours <= have and sizes <= cls._size_classes(have & lx.SIZES)
+
+    def _referent(self, m: Mention, token: int) -> str | None:
+        """The entity a kind-less referring expression ("the red one", "the small shape") picks out: the
+        latest mentioned entity with all its colours and sizes (``None``: no such entity)."""
+        said = set(m.attributes)
+        for _, ident in reversed(self.mentions):
+            if self.label[ident] not in lx.REFERRING_HEADS and self._described(self.attrs[ident], said):
+                self.mentions.append((token, ident))
+                return ident
+        return None
 
     def _new_id(self, label: str) -> str:
         ident, k = label, 1
@@ -149,6 +173,12 @@ class _Registry:
         return ident
 
     def add(self, m: Mention, token: int) -> str:
+        if self.kind is not None and not m.person:
+            m = Mention(self.kind(m.label), m.attributes, m.pronoun, m.new, m.person, m.relations)
+        if not m.new and m.label in lx.REFERRING_HEADS:
+            ident = self._referent(m, token)
+            if ident is not None:
+                return ident
         if not m.new:
             for _, ident in reversed(self.mentions):
                 if self.label[ident] == m.label and self._compatible(self.attrs[ident], set(m.attributes)):
@@ -375,7 +405,7 @@ def _misread_verbs(doc: Any, verbs: frozenset[str]) -> list[_Edit]:
         verbless = not any(x.pos_ in ("VERB", "AUX") for x in sent)  # "a dog and a cat run": all nouns
         if not (t.tag_ == "NNS" or (verbless and t.tag_ == "NN")):
             continue
-        if prev.pos_ not in (*_NOMINAL, "ADJ") or prev.lower_ in lx.ATTRIBUTE_WORDS:
+        if (prev.pos_ not in (*_NOMINAL, "ADJ") and prev.lower_ != "one") or prev.lower_ in lx.ATTRIBUTE_WORDS:
             continue
         if nxt is not None and nxt.lower_ not in lx.DIRECTIONS and (nxt.pos_ in (*_NOMINAL, "VERB", "AUX")):
             continue
@@ -457,13 +487,19 @@ def _edited_text(doc: Any, edits: list[_Edit]) -> tuple[str, dict[int, _Edit], l
 # ---------------------------------------------------------------------------------------------------
 class _Analyser:
     def __init__(
-        self, doc: Any, text: str, masks: dict[int, Mention | None], implicit_agent: str, verbs: frozenset[str]
+        self,
+        doc: Any,
+        text: str,
+        masks: dict[int, Mention | None],
+        implicit_agent: str,
+        verbs: frozenset[str],
+        kind: Callable[[str], str] | None = None,
     ) -> None:
         self.doc = doc
         self.text = text
         self.masks = masks  # token index -> mention of the replaced phrase (None: an inserted subject)
         self.verbs = verbs
-        self.reg = _Registry(implicit_agent)
+        self.reg = _Registry(implicit_agent, kind)
         self.ids: dict[int, str] = {}  # nominal head token -> entity id
         self.mention_cache: dict[int, Mention | None] = {}
         self.facts: list[SceneFact] = []
@@ -532,7 +568,14 @@ class _Analyser:
 
     @staticmethod
     def _verb_children(v: Any) -> list[Any]:
-        return [c for c in v.children if c.pos_ == "VERB" and c.dep_ in ("xcomp", "ccomp", "oprd", "advcl")]
+        """Verbs ``v`` governs; a clause of its own ("gets smaller *while* it turns blue") is not one."""
+        return [
+            c
+            for c in v.children
+            if c.pos_ == "VERB"
+            and c.dep_ in ("xcomp", "ccomp", "oprd", "advcl")
+            and not any(g.dep_ == "mark" and g.lower_ in _CLAUSE_MARKS for g in c.children)
+        ]
 
     def is_transparent(self, v: Any) -> bool:
         return self.lemma(v) in lx.LIGHT_VERBS and any(c.i > v.i for c in self._verb_children(v))
@@ -540,6 +583,8 @@ class _Analyser:
     def is_event_verb(self, v: Any) -> bool:
         if v.pos_ != "VERB" or v.dep_ in _NOT_EVENT_DEPS or self.lemma(v) == "be":
             return False
+        if v.lower_ in lx.COLOURS and v.head.i != v.i:
+            return False  # "changes to yellow": the colour of its head, not the verb "to yellow"
         if v.lower_ in lx.DIRECTIONS and v.head.i != v.i and v.head.pos_ == "VERB" and v.dep_ != "conj":
             return False  # "moves left": a direction of its head, not the verb "leave"
         if v.dep_ == "acl" and v.tag_ == "VBN":
@@ -578,7 +623,7 @@ class _Analyser:
                 continue
             if c.dep_ == "prt" or (c.lower_ in lx.DIRECTIONS and c.dep_ in _DIRECTION_DEPS):
                 extra.append((c.i, c.lower_))
-            elif not list(c.children) and (
+            elif all(g.dep_ == "aux" for g in c.children) and (
                 (c.lower_ in lx.COLOURS and c.dep_ not in ("nsubj", "nsubjpass", "conj", "pobj"))
                 or (c.pos_ == "ADJ" and c.dep_ in ("acomp", "oprd", "xcomp", "attr", "dobj"))
             ):
@@ -794,7 +839,13 @@ _WS = re.compile(r"\s+")
 
 
 def analyse_doc(
-    nlp: Any, text: str, *, doc: Any | None = None, implicit_agent: str = "person", repair: bool = True
+    nlp: Any,
+    text: str,
+    *,
+    doc: Any | None = None,
+    implicit_agent: str = "person",
+    repair: bool = True,
+    kind: Callable[[str], str] | None = None,
 ) -> Analysis:
     """Read events, entities and scene facts from ``text`` (see the module docstring).
 
@@ -804,12 +855,14 @@ def analyse_doc(
         doc: ``nlp(text)`` if already computed (batch processing with ``nlp.pipe``).
         implicit_agent: label of the agent of imperative sentences ("chop the onions").
         repair: re-parse sentences whose subject spaCy glued to the verb (see the module docstring).
+        kind: maps an entity label onto a closed set of kinds (``"ball"`` -> ``"circle"``) before mentions
+            are merged (:meth:`dysen.rule_based.vocabulary.ClosedVocabulary.kind`); ``None``: labels as read.
     """
     text = _WS.sub(" ", text).strip()
     doc0 = doc if doc is not None else nlp(text)
     edits = _misread_verbs(doc0, _verb_index(nlp)) if repair else []
     if not edits:
-        return _Analyser(doc0, text, {}, implicit_agent, _verb_index(nlp)).run()
+        return _Analyser(doc0, text, {}, implicit_agent, _verb_index(nlp), kind).run()
     fixed, where, shifts = _edited_text(doc0, edits)
     doc1 = nlp(fixed)
     # mentions of replaced phrases are built on the first parse (their internal structure is right)
@@ -831,7 +884,7 @@ def analyse_doc(
         else:
             mention = _mention_from_tokens(pre, head, None)
         masks[span[0].i] = mention or Mention("object")
-    analysis = _Analyser(doc1, text, masks, implicit_agent, _verb_index(nlp)).run()
+    analysis = _Analyser(doc1, text, masks, implicit_agent, _verb_index(nlp), kind).run()
     analysis.reparsed = True
 
     def original(char: int) -> int:

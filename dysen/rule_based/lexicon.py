@@ -19,6 +19,9 @@ COLOURS = _words(
     "beige cyan magenta teal navy maroon turquoise"
 )
 SIZES = _words("small large big tiny little huge giant tall short long wide narrow thin fat")
+LARGE_SIZES = _words("large big huge giant")
+SMALL_SIZES = _words("small tiny little")
+"""Size words by polarity: two words of one polarity ("tiny", "little") do not tell two entities apart."""
 ATTRIBUTE_WORDS = COLOURS | SIZES
 """Modifiers that are attributes even where the tagger calls them nouns or proper nouns ("red circle")."""
 
@@ -42,6 +45,9 @@ PERSON_PRONOUNS = _words("he she him her himself herself someone somebody")
 NEUTRAL_PRONOUNS = _words("they them themselves")
 THING_PRONOUNS = _words("it itself")
 RELATIVE_PRONOUNS = _words("who whom which that")
+REFERRING_HEADS = _words("one shape thing object figure")
+"""Head nouns of referring expressions that name no kind: "the red one", "the small shape" are an entity
+mentioned before that has those attributes."""
 NEW_ENTITY_DETERMINERS = _words("another other second third")
 
 # Temporal connectives (paper §4.1, Step I decides "the possible event occurrence order").

@@ -13,6 +13,7 @@ from ..nlp import load_nlp, loaded_model_name
 from .extract import Analysis, analyse_doc, fold_colours
 from .imagine import imagine
 from .timeline import assign_times
+from .vocabulary import ClosedVocabulary
 
 __all__ = ["RuleBasedPlanner"]
 
@@ -41,6 +42,9 @@ class RuleBasedPlanner:
             kind with colour attributes (the default). The procedural world of :mod:`vdm.world` names its
             entities this way, so its gold schedules compare label to label with this option on.
         nlp: a spaCy pipeline to use instead of the shared one from :func:`dysen.nlp.load_nlp`.
+        vocabulary: a :class:`~dysen.rule_based.vocabulary.ClosedVocabulary`: map the predicates and entity
+            kinds read onto it (``"slides to the left"`` -> ``move left``, ``"the ball"`` -> ``circle``);
+            ``None`` (the default): open vocabulary, the words as read.
 
     The spaCy pipeline is loaded on first use, not at construction or import.
     """
@@ -53,6 +57,7 @@ class RuleBasedPlanner:
         implicit_agent: str = "person",
         colour_in_label: bool = False,
         nlp: Any | None = None,
+        vocabulary: ClosedVocabulary | None = None,
     ) -> None:
         if isinstance(substeps, bool) or not isinstance(substeps, int) or substeps < 1:
             raise DysenInputError("substeps", substeps, "must be an integer >= 1")
@@ -63,6 +68,7 @@ class RuleBasedPlanner:
         self.implicit_agent = implicit_agent
         self.colour_in_label = colour_in_label
         self._nlp = nlp
+        self.vocabulary = vocabulary
 
     def __repr__(self) -> str:
         return (
@@ -83,8 +89,16 @@ class RuleBasedPlanner:
         text = _check_text(text)
         if not text.strip():
             return Analysis(text, source=text)
-        analysis = analyse_doc(self.nlp, text, doc=doc, implicit_agent=self.implicit_agent)
+        vocab = self.vocabulary
+        kind = None if vocab is None else vocab.kind
+        analysis = analyse_doc(self.nlp, text, doc=doc, implicit_agent=self.implicit_agent, kind=kind)
         analysis.source = text
+        if vocab is not None:
+            for ev in analysis.events:
+                target = None if ev.target is None else analysis.entities[ev.target].label
+                ev.predicate, keep = vocab.predicate(ev.predicate, target)
+                if not keep:
+                    ev.target = None
         if self.colour_in_label:
             fold_colours(analysis)
         # keep the extraction order for scene facts (they index events), then time them
