@@ -31,6 +31,8 @@ class DSGConditionEncoder(ModelMixin, ConfigMixin):
             ``recurrence``, ...).
         labels_config: the label-embedding config (``LabelEmbedding.config()``); default: learned
             embeddings of width ``hidden`` sized for ``vocab``.
+        entity_tokens: also build :meth:`entity_tokens` (one token per entity per frame, for object-centric
+            denoisers such as :class:`vdm.slots.SlotDenoiser`); adds two learned vectors.
     """
 
     @register_to_config
@@ -40,6 +42,7 @@ class DSGConditionEncoder(ModelMixin, ConfigMixin):
         arch: str = "rgtrm",
         encoder_config: dict[str, Any] | None = None,
         labels_config: dict[str, Any] | None = None,
+        entity_tokens: bool = False,
     ) -> None:
         super().__init__()
         import rgtrm
@@ -53,11 +56,19 @@ class DSGConditionEncoder(ModelMixin, ConfigMixin):
         if labels_config is not None:
             labels = rgtrm.label_embedding_from_config(labels_config)
         self.encoder = rgtrm.ENCODERS[arch](labels, **cfg)
+        if entity_tokens:
+            hidden = int(self.encoder.hidden)
+            #: an entity of the DSG that has no instance in a frame (not in that step's scene graph)
+            self.absent = torch.nn.Parameter(torch.zeros(hidden))
+            #: a slot with no entity (padding, the unconditional branch of guidance)
+            self.no_entity = torch.nn.Parameter(torch.randn(hidden) * 0.02)
 
     @classmethod
-    def from_vocab(cls, vocab: DSGVocab, arch: str = "rgtrm", **encoder_config: Any) -> DSGConditionEncoder:
+    def from_vocab(
+        cls, vocab: DSGVocab, arch: str = "rgtrm", *, entity_tokens: bool = False, **encoder_config: Any
+    ) -> DSGConditionEncoder:
         vocab.freeze()
-        return cls(vocab.to_dict(), arch, encoder_config or None)
+        return cls(vocab.to_dict(), arch, encoder_config or None, entity_tokens=entity_tokens)
 
     @property
     def hidden(self) -> int:
@@ -81,4 +92,42 @@ class DSGConditionEncoder(ModelMixin, ConfigMixin):
             sel = torch.tensor(idx, device=device)
             out[sel, :, : enc.dense.shape[2]] = enc.dense
             mask[sel, :, : enc.mask.shape[2]] = enc.mask
+        return out, mask
+
+    def entity_tokens(
+        self, dsgs: Sequence[DynamicSceneGraph | None], num_frames: int, num_slots: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One token per entity per frame: ``(B, F, E, D)`` and the ``(B, E)`` mask of real entities.
+
+        Slot ``e`` of DSG ``b`` is the ``e``-th entity of ``b``'s entity table (:attr:`dsg.DynamicSceneGraph.entities`
+        order). In frame ``m`` its token is the encoder's output for its instance in scene graph ``m``
+        (paper eqs. 2-5: the instance's state after the L layers of RGTrm), or, when the entity is not in
+        that scene graph, its label embedding plus the learned ``absent`` vector. Slots beyond a DSG's
+        entities, and every slot of a ``None`` DSG, get the learned ``no_entity`` vector. ``num_slots``
+        (default: the most entities of any DSG, at least 1) pads or, if smaller, raises.
+        """
+        if not self.config.entity_tokens:
+            raise ValueError("this DSGConditionEncoder was built without entity_tokens=True")
+        device = self.no_entity.device
+        idx = [i for i, d in enumerate(dsgs) if d is not None]
+        counts = [len(dsgs[i].entities) for i in idx]  # type: ignore[union-attr]
+        need = max([1, *counts])
+        slots = need if num_slots is None else num_slots
+        if slots < need:
+            raise ValueError(f"a DSG has {need} entities but only {slots} slots were asked for")
+        out = self.no_entity.expand(len(dsgs), num_frames, slots, -1).clone()
+        mask = torch.zeros(len(dsgs), slots, dtype=torch.bool, device=device)
+        if not idx:
+            return out, mask
+        batch = dsg.collate([dsg.align(dsgs[i], num_frames) for i in idx], self.vocab).to(device)
+        enc = self.encoder(batch)
+        graph = torch.tensor(idx, device=device)
+        ent_graph = graph[batch.entity_graph]
+        ent_local = torch.arange(batch.entity_label.shape[0], device=device) - batch.entity_ptr[batch.entity_graph]
+        label = self.encoder.node_proj(self.encoder.labels.embed("entity", batch.entity_label)) + self.absent
+        out = out.to(enc.nodes.dtype)
+        out[ent_graph, :, ent_local] = label.unsqueeze(1).to(out.dtype).expand(-1, num_frames, -1)
+        mask[ent_graph, ent_local] = True
+        inst_local = batch.inst_entity - batch.entity_ptr[batch.inst_graph]
+        out[graph[batch.inst_graph], batch.inst_frame, inst_local] = enc.nodes
         return out, mask

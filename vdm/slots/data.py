@@ -1,0 +1,144 @@
+"""Training data of the slot model: world videos as slot latents, with captions, planned DSGs and text states.
+
+Stage II/III of the paper train the denoiser on latents of an autoencoder frozen after stage I. Here the
+latents of every training video are computed once (:func:`build_slot_data`) and kept in memory: a slot
+latent is ``F x E x (6 + k)`` numbers, so 20,000 videos take about 50 MB, and a training step never
+touches pixels. Each video comes with its caption, the DSG of that caption planned by a
+:class:`dsg.Planner` (stage III: the planner in the loop, precomputed — the paper's Dysen) or the gold DSG
+(stage II), and the caption's text-encoder states.
+
+Slot ``e`` of a video is entity ``e`` of its DSG (``dsg.entities`` order), found in the rendered scene by
+id (the world names entities ``"<colour> <shape>"``, and so does the offline planner with
+``colour_in_label=True``). Entities the caption does not tell of (the world's bystanders) get no slot, so
+they are not in the training target either: a text-to-video model cannot know them. A video whose planned
+DSG names an entity the scene does not have is left out (``skipped`` counts them).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+import dsg
+from dsg import DynamicSceneGraph
+
+from ..world.config import WorldConfig
+from ..world.dataset import WorldDataset
+from ..world.render import render_batch
+from .autoencoder import SlotAutoencoder
+from .evaluation import prompted_gold
+
+__all__ = ["SlotData", "build_slot_data", "empty_slot"]
+
+
+def empty_slot(ae: SlotAutoencoder, z: torch.Tensor) -> torch.Tensor:
+    """The raw latent of a slot with no entity: centre of the frame, mean scale and code, colour 0."""
+    flat = z.reshape(-1, z.shape[-1])
+    out = flat.mean(0)
+    out[:2] = 0.0
+    out[3:6] = 0.0
+    return out
+
+
+@dataclass
+class SlotData:
+    """Slot latents ``z (N, F, E, Z)`` (raw), entity counts ``(N,)``, captions, DSGs, text states."""
+
+    z: torch.Tensor
+    num_entities: torch.Tensor
+    captions: list[str]
+    dsgs: list[DynamicSceneGraph]
+    text: torch.Tensor
+    text_mask: torch.Tensor
+    skipped: int = 0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.z.shape[0])
+
+    def save(self, directory: str | os.PathLike[str]) -> None:
+        """Tensors to safetensors, DSGs to JSON Lines (no pickle)."""
+        root = Path(directory)
+        root.mkdir(parents=True, exist_ok=True)
+        save_file(
+            {"z": self.z, "num_entities": self.num_entities, "text": self.text, "text_mask": self.text_mask},
+            str(root / "slots.safetensors"),
+        )
+        rows = [d.replace(text=c) for d, c in zip(self.dsgs, self.captions)]
+        dsg.write_jsonl(rows, root / "dsgs.jsonl")
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> SlotData:
+        root = Path(directory)
+        t = load_file(str(root / "slots.safetensors"))
+        dsgs = list(dsg.read_jsonl(root / "dsgs.jsonl"))
+        captions = [d.text or "" for d in dsgs]
+        return cls(t["z"], t["num_entities"], captions, dsgs, t["text"], t["text_mask"])
+
+
+def build_slot_data(
+    ae: SlotAutoencoder,
+    size: int,
+    *,
+    levels: Sequence[int] = (1, 2, 3),
+    config: WorldConfig | None = None,
+    split: str = "train",
+    seed: int = 0,
+    planner: dsg.Planner | None = None,
+    text_encoder: Callable[[list[str]], tuple[torch.Tensor, torch.Tensor]] | None = None,
+    max_slots: int = 4,
+    chunk: int = 256,
+    progress: Callable[[int, int], None] | None = None,
+) -> SlotData:
+    """Render ``size`` world videos of ``split`` and turn them into :class:`SlotData`.
+
+    ``planner``: DSGs planned from the captions (stage III); ``None``: the gold DSGs (stage II).
+    ``text_encoder``: ``fn(captions) -> (states, mask)``; ``None`` keeps empty text tensors.
+    """
+    config = config or WorldConfig(num_frames=16, height=ae.config.sample_size, width=ae.config.sample_size)
+    ds = WorldDataset(split, size, config=config, difficulty=list(levels), seed=seed)
+    zs, counts, captions, graphs, skipped = [], [], [], [], 0
+    for start in range(0, size, chunk):
+        idx = list(range(start, min(size, start + chunk)))
+        samples = ds.world.sample_batch([ds.seed_of(i) for i in idx])
+        rendered = render_batch([s.scene for s in samples])
+        video = rendered.videos.permute(0, 1, 4, 2, 3).float().div(255.0)
+        with torch.no_grad():
+            z = ae.encode(video, rendered.masks)
+        for k, s in enumerate(samples):
+            graph = planner.plan(s.text) if planner is not None else prompted_gold(s.dsg)
+            ids = [e.id for e in s.scene.entities]
+            order = [e.id for e in graph.entities]
+            if not set(order) <= set(ids) or not order or len(order) > max_slots:
+                skipped += 1
+                continue
+            slots = torch.zeros(z.shape[1], max_slots, z.shape[-1])
+            slots[:, : len(order)] = z[k, :, [ids.index(i) for i in order]]
+            zs.append(slots)
+            counts.append(len(order))
+            captions.append(s.text)
+            graphs.append(graph)
+        if progress is not None:
+            progress(min(size, start + chunk), size)
+    z_all = torch.stack(zs)
+    n = torch.tensor(counts)
+    pad = torch.arange(max_slots)[None, :] >= n[:, None]  # (N, E)
+    tracks = z_all.transpose(1, 2)  # (N, E, F, Z), a view: writing it fills z_all
+    tracks[pad] = empty_slot(ae, tracks[~pad])
+    if text_encoder is not None:
+        states, masks = [], []
+        for start in range(0, len(captions), 256):
+            s_, m_ = text_encoder(captions[start : start + 256])
+            states.append(s_.to(torch.float16))
+            masks.append(m_)
+        text, text_mask = torch.cat(states), torch.cat(masks)
+    else:
+        text = torch.zeros(len(captions), 1, 1, dtype=torch.float16)
+        text_mask = torch.zeros(len(captions), 1, dtype=torch.bool)
+    return SlotData(z_all, n, captions, graphs, text, text_mask, skipped)

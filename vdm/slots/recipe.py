@@ -1,0 +1,217 @@
+"""The default model's recipe as one resumable command: ``python -m vdm.slots.recipe STAGE --out DIR``.
+
+Stages (each skips what is already done, so rerunning the command resumes):
+
+* ``autoencoder``: stage I, :func:`~vdm.slots.training.train_slot_autoencoder` -> ``DIR/autoencoder``;
+* ``data``: world training videos -> slot latents + planned DSGs + text states -> ``DIR/data``
+  (``--planner-kwargs`` e.g. ``'{"imagine": false}'`` for the "w/o imagination" ablation, ``--gold`` for
+  stage II on gold DSGs);
+* ``denoiser``: stage III, :func:`~vdm.slots.training.train_slot_denoiser` -> ``DIR/<name>/checkpoints``,
+  then the exported fp16 pipeline in ``DIR/<name>/pipeline``; ``--text-only`` for "w/o Dysen",
+  ``--encoder rgnn`` for "RGTrm -> RGNN";
+* ``evaluate``: world test prompts of levels 1-3 through the exported pipeline (its own planner), the
+  parser's scores, and the DSG-swap check (each prompt given another prompt's DSG).
+
+The device is ``cuda`` when available unless ``--device`` says otherwise; the same command runs on both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["main"]
+
+
+def _threads(n: int | None) -> None:
+    if n:
+        torch.set_num_threads(n)
+
+
+def _text_encoder() -> Any:
+    from ..text import TextEncoder
+
+    return TextEncoder.from_pretrained(None, max_length=32)
+
+
+def stage_autoencoder(args: argparse.Namespace) -> None:
+    from .autoencoder import SlotAutoencoder
+    from .training import train_slot_autoencoder
+
+    path = Path(args.out) / "autoencoder"
+    if (path / "config.json").exists():
+        print(f"stage I: {path} exists, skipped")
+        return
+    train_slot_autoencoder(path, steps=args.steps or 600, device=args.device, seed=args.seed)
+    SlotAutoencoder.from_pretrained(path)  # the saved folder loads
+
+
+def stage_data(args: argparse.Namespace) -> None:
+    from ..pipelines import load_planner
+    from .autoencoder import SlotAutoencoder
+    from .data import build_slot_data
+
+    out = Path(args.out) / (args.data_name or "data")
+    if (out / "slots.safetensors").exists():
+        print(f"data: {out} exists, skipped")
+        return
+    ae = SlotAutoencoder.from_pretrained(Path(args.out) / "autoencoder")
+    kwargs = {"colour_in_label": True, **json.loads(args.planner_kwargs or "{}")}
+    planner = None if args.gold else load_planner(args.planner, **kwargs)
+    text = _text_encoder()
+    t0 = time.time()
+
+    def progress(done: int, total: int) -> None:
+        print(f"data: {done}/{total} videos, {time.time() - t0:.0f} s", flush=True)
+
+    data = build_slot_data(
+        ae,
+        args.size,
+        levels=tuple(args.levels),
+        planner=planner,
+        text_encoder=lambda c: text(c, "cpu"),
+        seed=args.seed,
+        progress=progress,
+    )
+    data.meta.update({"planner": args.planner, "planner_kwargs": kwargs, "gold": args.gold})
+    data.save(out)
+    (out / "meta.json").write_text(json.dumps({**data.meta, "videos": len(data), "skipped": data.skipped}), "utf-8")
+    print(f"data: {len(data)} videos ({data.skipped} skipped: planned entities differ) in {time.time() - t0:.0f} s")
+
+
+def _vocab() -> Any:
+    from ..training.world_source import WorldSource
+    from ..world.config import WorldConfig
+
+    return WorldSource(WorldConfig(num_frames=16, height=32, width=32)).vocab()
+
+
+def _eval_hook(args: argparse.Namespace, ae: Any, cfg: Any) -> Any:
+    from .evaluation import evaluate_slot_pipeline
+    from .training import build_slot_pipeline
+
+    def hook(step: int, module: Any) -> dict[str, float]:
+        was = module.training
+        module.eval()
+        try:
+            pipe = build_slot_pipeline(module, ae, cfg)
+            m = evaluate_slot_pipeline(pipe, num=args.eval_prompts, levels=(1, 2, 3), split="val")
+        finally:
+            module.train(was)
+        return dict(m["all"])
+
+    return hook
+
+
+def stage_denoiser(args: argparse.Namespace) -> None:
+    from .autoencoder import SlotAutoencoder
+    from .data import SlotData
+    from .training import SlotTrainConfig, build_slot_pipeline, train_slot_denoiser
+
+    root = Path(args.out)
+    run = root / args.name
+    ae = SlotAutoencoder.from_pretrained(root / "autoencoder")
+    data = SlotData.load(root / (args.data_name or "data"))
+    cfg = SlotTrainConfig(
+        output_dir=str(run),
+        use_dsg=not args.text_only,
+        encoder_arch=args.encoder,
+        recurrence=args.recurrence,
+        width=args.width,
+        depth=args.depth,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        max_steps=args.steps or 100_000,
+        minutes=args.minutes,
+        eval_every=args.eval_every,
+        eval_prompts=args.eval_prompts,
+        seed=args.seed,
+        device=args.device,
+        bf16=args.bf16,
+        planner_kwargs={"colour_in_label": True, **json.loads(args.planner_kwargs or "{}")},
+    )
+    text = _text_encoder()
+    empty = text([""], "cpu")
+    hook = _eval_hook(args, ae, cfg) if args.eval_every else None
+    module = train_slot_denoiser(cfg, ae, data, _vocab(), empty_text=empty, eval_hook=hook)
+    pipe = build_slot_pipeline(module.to("cpu"), ae, cfg)
+    export = run / "pipeline"
+    pipe.to(torch.float16).save_pretrained(export)
+    print(f"exported {export}")
+
+
+def stage_evaluate(args: argparse.Namespace) -> None:
+    from .evaluation import evaluate_slot_pipeline
+    from .pipeline import SlotVDMPipeline
+
+    model = Path(args.model) if args.model else Path(args.out) / args.name / "pipeline"
+    pipe = SlotVDMPipeline.from_pretrained(model, dtype=torch.float32)
+    pipe.set_progress_bar_config(disable=True)
+    result = evaluate_slot_pipeline(
+        pipe, num=args.num, levels=tuple(args.levels), split="test", swap=not args.no_swap, seed=args.seed
+    )
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(text + "\n", encoding="utf-8")
+
+
+STAGES = {
+    "autoencoder": stage_autoencoder,
+    "data": stage_data,
+    "denoiser": stage_denoiser,
+    "evaluate": stage_evaluate,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m vdm.slots.recipe", description=__doc__.splitlines()[0])
+    p.add_argument("stage", choices=sorted(STAGES))
+    p.add_argument("--out", default="outputs/default-slots", help="run folder (all stages)")
+    p.add_argument("--name", default="dsg", help="denoiser run name under --out (denoiser, evaluate)")
+    p.add_argument("--data-name", default=None, help="data folder name under --out (default: data)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=None, help="optimiser steps (stage I default 600)")
+    p.add_argument("--minutes", type=float, default=None, help="wall-time budget of this invocation")
+    p.add_argument("--size", type=int, default=20_000, help="training videos (data)")
+    p.add_argument("--levels", type=int, nargs="+", default=[1, 2, 3])
+    p.add_argument("--planner", default="dysen:RuleBasedPlanner")
+    p.add_argument("--planner-kwargs", default=None, help="JSON, merged over {'colour_in_label': true}")
+    p.add_argument("--gold", action="store_true", help="data: gold DSGs (stage II) instead of planned ones")
+    p.add_argument("--text-only", action="store_true", help="denoiser: the 'w/o Dysen' ablation")
+    p.add_argument("--encoder", default="rgtrm", help="DSG encoder: rgtrm, rgnn, transformer, gat, gcn")
+    p.add_argument("--recurrence", default="paper", help="RGTrm eq. 4 mode: paper, scan, none")
+    p.add_argument("--width", type=int, default=128)
+    p.add_argument("--depth", type=int, default=4)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--bf16", action="store_true")
+    p.add_argument("--eval-every", type=int, default=0)
+    p.add_argument("--eval-prompts", type=int, default=16)
+    p.add_argument("--model", default=None, help="evaluate: pipeline folder (default: --out/--name/pipeline)")
+    p.add_argument("--num", type=int, default=96, help="evaluate: test prompts (spread over --levels)")
+    p.add_argument("--no-swap", action="store_true", help="evaluate: skip the DSG-swap check")
+    p.add_argument("--json", default=None, help="evaluate: write the result here")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    _threads(args.threads)
+    STAGES[args.stage](args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
