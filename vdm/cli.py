@@ -140,7 +140,7 @@ def cmd_plan(args: argparse.Namespace) -> None:
 
 
 def _load_pipeline(model: str, planner: str | None, device: str, trust_remote_code: bool = False) -> Any:
-    from .pipelines import DysenVDMPipeline
+    from .pipelines import PIPELINE_CLASSES, pipeline_class
     from .pipelines.planner_spec import check_planner_spec
 
     device = check_device(device)
@@ -155,8 +155,9 @@ def _load_pipeline(model: str, planner: str | None, device: str, trust_remote_co
         config = json.loads(index.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CLIError(f"{index} is not valid JSON: {exc}") from exc
-    if not isinstance(config, dict) or config.get("_class_name") != "DysenVDMPipeline":
-        raise CLIError(f"{index} does not describe a DysenVDMPipeline (its _class_name must be 'DysenVDMPipeline')")
+    if not isinstance(config, dict) or config.get("_class_name") not in PIPELINE_CLASSES:
+        known = ", ".join(repr(k) for k in PIPELINE_CLASSES)
+        raise CLIError(f"{index} does not describe a dysen-vdm pipeline (its _class_name must be one of {known})")
     if not planner:  # refuse a folder naming unregistered code before anything is loaded
         check_planner_spec(
             config.get("planner_spec", "dysen:RuleBasedPlanner"),
@@ -164,7 +165,8 @@ def _load_pipeline(model: str, planner: str | None, device: str, trust_remote_co
             origin=str(index),
         )
     try:
-        pipe = DysenVDMPipeline.from_pretrained(str(path), trust_remote_code=trust_remote_code)
+        cls = pipeline_class(config["_class_name"])
+        pipe = cls.from_pretrained(str(path), trust_remote_code=trust_remote_code)
     except Exception as exc:  # diffusers/safetensors/torch raise many types for a damaged folder
         raise CLIError(f"cannot load the pipeline in {path}: {type(exc).__name__}: {_short(exc)}") from exc
     try:

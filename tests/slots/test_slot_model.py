@@ -9,7 +9,7 @@ import torch
 
 from vdm.slots import SlotAutoencoder, SlotAutoencoderError, SlotDenoiser, SlotVDMPipeline
 from vdm.slots.data import build_slot_data
-from vdm.slots.evaluation import prompted_entities, prompted_gold
+from vdm.training.world_eval import prompted_entities, prompted_gold
 from vdm.world import World, WorldConfig
 from vdm.world.render import render_batch
 

@@ -161,7 +161,7 @@ def test_damaged_model_folders(model_dir, tmp_path, capsys):
     assert "not valid JSON" in capsys.readouterr().err
     (bad / "model_index.json").write_text("{}")
     assert main(["generate", "x", "--model", str(bad), "--out", str(tmp_path / "o")]) == 2
-    assert "does not describe a DysenVDMPipeline" in capsys.readouterr().err
+    assert "does not describe a dysen-vdm pipeline" in capsys.readouterr().err
     shutil.copy(model_dir / "model_index.json", bad / "model_index.json")
     weights = next((bad / "denoiser").glob("*.safetensors"))
     weights.write_bytes(weights.read_bytes()[:1000])  # truncated

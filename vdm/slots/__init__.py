@@ -5,7 +5,7 @@
 * :class:`SlotDenoiser` (stages II/III): a transformer over the slot tokens, each conditioned on its own
   entity's RGTrm token, with the DSG then text cross-attention of paper eq. 6, trained by flow matching;
 * :class:`SlotVDMPipeline`: prompt -> planner -> DSG -> video, the interface of :class:`vdm.DysenVDMPipeline`;
-* :mod:`vdm.slots.recipe`: the resumable training command; :mod:`vdm.slots.evaluation`: world scores.
+* :mod:`vdm.slots.recipe`: the resumable training command (scores: :mod:`vdm.training.world_eval`).
 
 Why this departs from the paper's pixel-grid latent: docs/training.md (measured candidates).
 """

@@ -28,11 +28,11 @@ from safetensors.torch import load_file, save_file
 import dsg
 from dsg import DynamicSceneGraph
 
+from ..training.world_eval import prompted_gold
 from ..world.config import WorldConfig
 from ..world.dataset import WorldDataset
 from ..world.render import render_batch
 from .autoencoder import SlotAutoencoder
-from .evaluation import prompted_gold
 
 __all__ = ["SlotData", "build_slot_data", "empty_slot"]
 
@@ -61,6 +61,32 @@ class SlotData:
 
     def __len__(self) -> int:
         return int(self.z.shape[0])
+
+    def with_dsgs(self, dsgs: Sequence[DynamicSceneGraph]) -> SlotData:
+        """The same videos with other DSGs (e.g. planned without imagination): slots are reordered to each
+        new DSG's entity order; a video whose new DSG names other entities is left out (``skipped``)."""
+        if len(dsgs) != len(self):
+            raise ValueError(f"{len(dsgs)} DSGs for {len(self)} videos")
+        keep, perms = [], []
+        for k, (old, new) in enumerate(zip(self.dsgs, dsgs)):
+            ids, order = [e.id for e in old.entities], [e.id for e in new.entities]
+            if sorted(ids) == sorted(order):
+                keep.append(k)
+                n = len(ids)
+                perms.append([ids.index(i) for i in order] + list(range(n, self.z.shape[2])))
+        idx = torch.tensor(keep, dtype=torch.long)
+        perm = torch.tensor(perms, dtype=torch.long).view(len(keep), 1, -1, 1)
+        z = torch.gather(self.z[idx], 2, perm.expand(-1, self.z.shape[1], -1, self.z.shape[3]))
+        return SlotData(
+            z,
+            self.num_entities[idx],
+            [self.captions[k] for k in keep],
+            [dsgs[k] for k in keep],
+            self.text[idx],
+            self.text_mask[idx],
+            self.skipped + len(self) - len(keep),
+            dict(self.meta),
+        )
 
     def save(self, directory: str | os.PathLike[str]) -> None:
         """Tensors to safetensors, DSGs to JSON Lines (no pickle)."""

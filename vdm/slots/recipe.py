@@ -56,7 +56,7 @@ def stage_autoencoder(args: argparse.Namespace) -> None:
 def stage_data(args: argparse.Namespace) -> None:
     from ..pipelines import load_planner
     from .autoencoder import SlotAutoencoder
-    from .data import build_slot_data
+    from .data import SlotData, build_slot_data
 
     out = Path(args.out) / (args.data_name or "data")
     if (out / "slots.safetensors").exists():
@@ -65,8 +65,15 @@ def stage_data(args: argparse.Namespace) -> None:
     ae = SlotAutoencoder.from_pretrained(Path(args.out) / "autoencoder")
     kwargs = {"colour_in_label": True, **json.loads(args.planner_kwargs or "{}")}
     planner = None if args.gold else load_planner(args.planner, **kwargs)
-    text = _text_encoder()
     t0 = time.time()
+    if args.replan:  # the videos of another data folder, planned again (no rendering, no text encoding)
+        if planner is None:
+            raise SystemExit("--replan needs a planner (not --gold)")
+        base = SlotData.load(Path(args.out) / args.replan)
+        data = base.with_dsgs([planner.plan(c) for c in base.captions])
+        _save_data(data, out, args, kwargs, t0)
+        return
+    text = _text_encoder()
 
     def progress(done: int, total: int) -> None:
         print(f"data: {done}/{total} videos, {time.time() - t0:.0f} s", flush=True)
@@ -80,7 +87,11 @@ def stage_data(args: argparse.Namespace) -> None:
         seed=args.seed,
         progress=progress,
     )
-    data.meta.update({"planner": args.planner, "planner_kwargs": kwargs, "gold": args.gold})
+    _save_data(data, out, args, kwargs, t0)
+
+
+def _save_data(data: Any, out: Path, args: argparse.Namespace, kwargs: dict[str, Any], t0: float) -> None:
+    data.meta.update({"planner": args.planner, "planner_kwargs": kwargs, "gold": args.gold, "replan": args.replan})
     data.save(out)
     (out / "meta.json").write_text(json.dumps({**data.meta, "videos": len(data), "skipped": data.skipped}), "utf-8")
     print(f"data: {len(data)} videos ({data.skipped} skipped: planned entities differ) in {time.time() - t0:.0f} s")
@@ -94,7 +105,7 @@ def _vocab() -> Any:
 
 
 def _eval_hook(args: argparse.Namespace, ae: Any, cfg: Any) -> Any:
-    from .evaluation import evaluate_slot_pipeline
+    from ..training.world_eval import evaluate_world_prompts
     from .training import build_slot_pipeline
 
     def hook(step: int, module: Any) -> dict[str, float]:
@@ -102,7 +113,7 @@ def _eval_hook(args: argparse.Namespace, ae: Any, cfg: Any) -> Any:
         module.eval()
         try:
             pipe = build_slot_pipeline(module, ae, cfg)
-            m = evaluate_slot_pipeline(pipe, num=args.eval_prompts, levels=(1, 2, 3), split="val")
+            m = evaluate_world_prompts(pipe, num=args.eval_prompts, levels=(1, 2, 3), split="val")
         finally:
             module.train(was)
         return dict(m["all"])
@@ -148,13 +159,13 @@ def stage_denoiser(args: argparse.Namespace) -> None:
 
 
 def stage_evaluate(args: argparse.Namespace) -> None:
-    from .evaluation import evaluate_slot_pipeline
+    from ..training.world_eval import evaluate_world_prompts
     from .pipeline import SlotVDMPipeline
 
     model = Path(args.model) if args.model else Path(args.out) / args.name / "pipeline"
     pipe = SlotVDMPipeline.from_pretrained(model, dtype=torch.float32)
     pipe.set_progress_bar_config(disable=True)
-    result = evaluate_slot_pipeline(
+    result = evaluate_world_prompts(
         pipe, num=args.num, levels=tuple(args.levels), split="test", swap=not args.no_swap, seed=args.seed
     )
     text = json.dumps(result, indent=2)
@@ -188,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--planner", default="dysen:RuleBasedPlanner")
     p.add_argument("--planner-kwargs", default=None, help="JSON, merged over {'colour_in_label': true}")
     p.add_argument("--gold", action="store_true", help="data: gold DSGs (stage II) instead of planned ones")
+    p.add_argument("--replan", default=None, help="data: re-plan the videos of this data folder (e.g. data)")
     p.add_argument("--text-only", action="store_true", help="denoiser: the 'w/o Dysen' ablation")
     p.add_argument("--encoder", default="rgtrm", help="DSG encoder: rgtrm, rgnn, transformer, gat, gcn")
     p.add_argument("--recurrence", default="paper", help="RGTrm eq. 4 mode: paper, scan, none")

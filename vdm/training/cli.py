@@ -124,12 +124,19 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=str(DEFAULT_MODEL))
     p.add_argument("--num", type=t.positive_int, default=32, help="test prompts of the procedural world")
     p.add_argument(
+        "--levels",
         "--level",
         type=int,
+        nargs="+",
         choices=range(1, 7),
         metavar="{1..6}",
-        default=3,
-        help="world difficulty level 1-6 (1-3: 1-3 sequential events)",
+        default=[1, 2, 3],
+        help="world difficulty levels 1-6 (1-3: 1-3 sequential events); --num is spread over them",
+    )
+    p.add_argument(
+        "--swap",
+        action="store_true",
+        help="also give each prompt another prompt's DSG and report how far order accuracy falls",
     )
     p.add_argument(
         "--dsg-source",
@@ -148,7 +155,7 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_evaluate(args: argparse.Namespace) -> None:
     from ..cli import CLIError, _load_pipeline
-    from .world_source import evaluate_on_world
+    from .world_eval import evaluate_world_prompts
 
     if args.json:
         target = Path(args.json)
@@ -157,18 +164,23 @@ def run_evaluate(args: argparse.Namespace) -> None:
         if not target.parent.exists():
             raise CLIError(f"--json {target}: its folder {target.parent} does not exist")
     pipe = _load_pipeline(args.model, None, getattr(args, "device", "cpu"), getattr(args, "trust_remote_code", False))
-    metrics = evaluate_on_world(
+    if args.num < len(args.levels):
+        raise CLIError(f"--num {args.num}: needs at least one prompt per level ({len(args.levels)} levels)")
+    result = evaluate_world_prompts(
         pipe,
         num=args.num,
-        level=args.level,
+        levels=tuple(args.levels),
+        swap=args.swap,
         dsg_source=args.dsg_source,
         steps=args.steps,
         guidance=args.guidance,
         seed=args.seed,
         batch_size=args.batch_size,
     )
-    width = max(len(k) for k in metrics)
-    for k, v in metrics.items():
-        print(f"{k:<{width}}  {v:.3f}" if isinstance(v, float) else f"{k:<{width}}  {v}")
+    for group, metrics in result.items():
+        if not isinstance(metrics, dict):
+            print(f"{group}  {metrics:.3f}")
+            continue
+        print(f"[{group}] " + "  ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
     if args.json:
-        Path(args.json).write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+        Path(args.json).write_text(json.dumps(result, indent=2), encoding="utf-8")

@@ -1,4 +1,4 @@
-"""World evaluation of a video pipeline over several difficulty levels, with the DSG-swap check.
+"""World evaluation of any video pipeline over several difficulty levels, with the DSG-swap check.
 
 Prompts are world test captions, planned by the pipeline's own planner (as a user's prompt would be);
 generated videos are read back by the world's visual parser (:func:`vdm.world.parser.score_video`) and
@@ -22,11 +22,11 @@ import torch
 
 from dsg import DynamicSceneGraph, EventSchedule, SceneGraph
 
-from ..training.world_source import WorldSource, is_clean
 from ..world.config import WorldConfig
 from ..world.parser import WorldParser, score_video
+from .world_source import WorldSource, is_clean
 
-__all__ = ["evaluate_slot_pipeline", "prompted_entities", "prompted_gold", "summarize"]
+__all__ = ["evaluate_world_prompts", "prompted_entities", "prompted_gold", "summarize"]
 
 _KEYS = ("trirec", "trirec_actions", "faithfulness", "order_accuracy", "kendall_tau", "shape_accuracy")
 
@@ -64,20 +64,24 @@ def _rows(videos: torch.Tensor, golds: Sequence[Any], parser: WorldParser) -> li
     return rows
 
 
-def evaluate_slot_pipeline(
+def evaluate_world_prompts(
     pipe: Any,
     *,
     num: int = 96,
     levels: Sequence[int] = (1, 2, 3),
     split: str = "test",
     swap: bool = False,
+    dsg_source: str = "planner",
     steps: int = 20,
     guidance: float = 3.0,
     seed: int = 0,
     batch_size: int = 16,
 ) -> dict[str, Any]:
     """Generate ``num`` videos (spread evenly over ``levels``) and score them; with ``swap`` also the
-    DSG-swap check. Returns overall means, per-level means (``"level<k>"``) and the swap figures."""
+    DSG-swap check. ``dsg_source="gold"`` conditions on the (prompted) gold DSGs instead of the pipeline's
+    planner. Returns overall means (``"all"``), per-level means (``"level<k>"``) and the swap figures."""
+    if dsg_source not in ("planner", "gold"):
+        raise ValueError(f"dsg_source must be 'planner' or 'gold', got {dsg_source!r}")
     if num < len(levels):
         raise ValueError(f"num must be at least the number of levels ({len(levels)}), got {num}")
     size = pipe.vae.config.sample_size
@@ -96,9 +100,10 @@ def evaluate_slot_pipeline(
             idx = list(range(start, min(count, start + batch_size)))
             _, captions, full = source.examples(idx)
             golds = [prompted_gold(g) for g in full]
-            level_rows += _rows(_generate(pipe, captions, None, gen, steps, guidance), golds, parser)
-            if swap and len(idx) > 1 and getattr(pipe.denoiser, "uses_dsg", False):
-                plans = pipe.plan(captions)
+            uses_dsg = getattr(pipe.denoiser, "uses_dsg", False)
+            plans = (golds if dsg_source == "gold" else pipe.plan(captions)) if uses_dsg else None
+            level_rows += _rows(_generate(pipe, captions, plans, gen, steps, guidance), golds, parser)
+            if swap and len(idx) > 1 and plans is not None:
                 videos = _generate(pipe, captions, plans[1:] + plans[:1], gen, steps, guidance)
                 swapped += _rows(videos, golds, parser)
                 follows += _rows(videos, golds[1:] + golds[:1], parser)
