@@ -1,7 +1,7 @@
 # Two commands for a fresh machine (see README.md):
 #   make demo   install, then plan a prompt and render it with the embedded default
 #   make test   install with test tools, then run the test suite
-PROMPT ?= A woman puts a bottle of water in her bag, then she takes a fitness mat and leaves the office.
+PROMPT ?= The red circle moves right, then the blue square jumps.
 OUT ?= outputs/demo
 
 .PHONY: demo test lint docs bench
@@ -11,7 +11,7 @@ OUT ?= outputs/demo
 	touch $@
 
 demo: .venv/.installed
-	.venv/bin/dysen-vdm generate "$(PROMPT)" --out $(OUT)
+	.venv/bin/dysen-vdm generate "$(PROMPT)" --out $(OUT) --overwrite
 
 test: .venv/.installed
 	.venv/bin/python -m pytest -q -p no:cacheprovider

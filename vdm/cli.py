@@ -196,6 +196,10 @@ def cmd_generate(args: argparse.Namespace) -> None:
     if bad or not formats:
         raise CLIError(f"--format {args.format!r}: give mp4, gif or both (comma-separated)")
     dest = check_out_dir(args.out)
+    names = [f"video.{f}" for f in formats] + ["dsg.json", "dsg.png", "strip.png"]
+    existing = [dest / n for n in names if (dest / n).exists()]
+    if existing and not args.overwrite:
+        raise CLIError(f"{existing[0]} already exists; pass --overwrite to replace it, or another --out")
     graph = _load_dsg_file(args.dsg) if args.dsg else None
     if graph is None and not args.prompt:
         raise CLIError("give a prompt, or --dsg FILE.json")
@@ -292,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     ge.add_argument("--seed", type=int, default=0)
     ge.add_argument("--fps", type=positive_int, default=8, help="keyframe rate; the file rate is fps * 2**interpolate")
     ge.add_argument("--format", default="mp4,gif")
+    ge.add_argument("--overwrite", action="store_true", help="replace video/DSG files already in --out")
     ge.add_argument("--device", default="cpu")
     _trust_argument(ge)
     ge.set_defaults(func=cmd_generate)

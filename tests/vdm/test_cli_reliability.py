@@ -242,3 +242,12 @@ def test_training_config_planner_spec_needs_trust(tmp_path):
     finally:
         unregister_planner("subprocess:run")
     assert main(["train", "--set", "stage=planner", "--set", "planner_spec=subprocess:run"]) == 2
+
+
+def test_generate_refuses_to_overwrite_earlier_results(tmp_path, capsys):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "video.mp4").write_bytes(b"the user's earlier video")
+    assert main(["generate", "x", "--out", str(out), "--format", "mp4"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (out / "video.mp4").read_bytes() == b"the user's earlier video"
