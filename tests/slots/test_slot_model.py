@@ -241,3 +241,20 @@ def test_recipe_runs_every_stage_and_resumes(tmp_path):
     assert main(["evaluate", *common, "--num", "2", "--levels", "1", "2", "--json", str(report)]) == 0
     result = json.loads(report.read_text())
     assert result["all"]["videos"] == 2.0 and 0.0 <= result["all"]["clean"] <= 1.0
+
+
+def test_entity_tokens_tell_padding_from_a_dropped_dsg(data):
+    from vdm.models.dsg_encoder import DSGConditionEncoder
+    from vdm.training.world_source import WorldSource
+
+    enc = DSGConditionEncoder.from_vocab(WorldSource(CFG).vocab(), entity_tokens=True, hidden=16, num_layers=1, heads=2)
+    graph = data.dsgs[0]
+    n = len(graph.entities)
+    tok, mask = enc.entity_tokens([graph, None], 16, n + 1)
+    assert tok.shape == (2, 16, n + 1, 16)
+    assert mask[0].tolist() == [True] * n + [False] and not mask[1].any()
+    assert torch.allclose(tok[0, :, n], enc.no_entity.expand(16, -1))
+    assert torch.allclose(tok[1], enc.null_entity.expand(16, n + 1, -1))
+    assert not torch.allclose(enc.no_entity, enc.null_entity)
+    with pytest.raises(ValueError, match="slots"):
+        enc.entity_tokens([graph], 16, n - 1 if n > 1 else 0)

@@ -60,8 +60,10 @@ class DSGConditionEncoder(ModelMixin, ConfigMixin):
             hidden = int(self.encoder.hidden)
             #: an entity of the DSG that has no instance in a frame (not in that step's scene graph)
             self.absent = torch.nn.Parameter(torch.zeros(hidden))
-            #: a slot with no entity (padding, the unconditional branch of guidance)
+            #: a slot beyond the DSG's entities (padding: the slot must stay empty)
             self.no_entity = torch.nn.Parameter(torch.randn(hidden) * 0.02)
+            #: every slot of a dropped DSG (the unconditional branch of guidance: anything may be there)
+            self.null_entity = torch.nn.Parameter(torch.randn(hidden) * 0.02)
 
     @classmethod
     def from_vocab(
@@ -103,7 +105,9 @@ class DSGConditionEncoder(ModelMixin, ConfigMixin):
         order). In frame ``m`` its token is the encoder's output for its instance in scene graph ``m``
         (paper eqs. 2-5: the instance's state after the L layers of RGTrm), or, when the entity is not in
         that scene graph, its label embedding plus the learned ``absent`` vector. Slots beyond a DSG's
-        entities, and every slot of a ``None`` DSG, get the learned ``no_entity`` vector. ``num_slots``
+        entities get the learned ``no_entity`` vector (the slot stays empty) and every slot of a ``None``
+        DSG the learned ``null_entity`` vector (the unconditional branch of guidance, where the slot may hold
+        anything: one vector for both would ask the model for "empty" and "anything" at once). ``num_slots``
         (default: the most entities of any DSG, at least 1) pads or, if smaller, raises.
         """
         if not self.config.entity_tokens:
@@ -115,7 +119,8 @@ class DSGConditionEncoder(ModelMixin, ConfigMixin):
         slots = need if num_slots is None else num_slots
         if slots < need:
             raise ValueError(f"a DSG has {need} entities but only {slots} slots were asked for")
-        out = self.no_entity.expand(len(dsgs), num_frames, slots, -1).clone()
+        dropped = torch.tensor([d is None for d in dsgs], device=device).view(-1, 1, 1, 1)
+        out = torch.where(dropped, self.null_entity, self.no_entity).expand(-1, num_frames, slots, -1).clone()
         mask = torch.zeros(len(dsgs), slots, dtype=torch.bool, device=device)
         if not idx:
             return out, mask

@@ -137,7 +137,7 @@ class SlotDenoiser(ModelMixin, ConfigMixin):
         self.proj_in = nn.Linear(latent_dim, width)
         self.frame_pos = nn.Parameter(torch.randn(num_frames, width) * 0.02)
         if dsg_dim:
-            self.entity_in = nn.Linear(dsg_dim, width)
+            self.entity_in = nn.Sequential(nn.LayerNorm(dsg_dim), nn.Linear(dsg_dim, width))
         else:
             self.slot_emb = nn.Parameter(torch.randn(max_slots, width) * 0.02)
         self.time_proj = Timesteps(width, flip_sin_to_cos=True, downscale_freq_shift=0)
