@@ -74,6 +74,10 @@ def test_input_errors(pipe):
         pipe(dsg=_graph(), height=30)
     with pytest.raises(PipelineInputError, match="latents must have shape"):
         pipe(dsg=_graph(), latents=torch.zeros(1, 4, 2, 8, 8))
+    with pytest.raises(PipelineInputError, match="num_inference_steps"):
+        pipe(dsg=_graph(), num_inference_steps=0)  # was a ZeroDivisionError inside the scheduler
+    with pytest.raises(PipelineInputError, match="interpolate"):
+        pipe(dsg=_graph(), interpolate=-1)
 
 
 def test_planner_specs():

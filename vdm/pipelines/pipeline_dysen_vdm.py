@@ -181,10 +181,7 @@ class DysenVDMPipeline(DiffusionPipeline):
                 may return a dict with replacement ``latents``.
         """
         prompts, dsgs = self._inputs(prompt, dsg)
-        if output_type not in ("np", "pt", "pil", "latent"):
-            raise PipelineInputError(f"output_type must be 'np', 'pt', 'pil' or 'latent', got {output_type!r}")
-        if interpolate < 0:
-            raise PipelineInputError(f"interpolate must be >= 0, got {interpolate}")
+        self.check_inputs(output_type, interpolate, num_inference_steps)
         device = self._execution_device
         f = num_frames or self.config.num_frames
         size = self.vae.config.sample_size
@@ -239,6 +236,16 @@ class DysenVDMPipeline(DiffusionPipeline):
         if not return_dict:
             return frames, used
         return DysenVDMPipelineOutput(frames, used, keys)
+
+    @staticmethod
+    def check_inputs(output_type: str, interpolate: int, num_inference_steps: int) -> None:
+        """Refuse call arguments no pipeline can use (a typed error naming the argument)."""
+        if output_type not in ("np", "pt", "pil", "latent"):
+            raise PipelineInputError(f"output_type must be 'np', 'pt', 'pil' or 'latent', got {output_type!r}")
+        if isinstance(interpolate, bool) or not isinstance(interpolate, int) or interpolate < 0:
+            raise PipelineInputError(f"interpolate must be an integer >= 0, got {interpolate!r}")
+        if isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, int) or num_inference_steps < 1:
+            raise PipelineInputError(f"num_inference_steps must be an integer >= 1, got {num_inference_steps!r}")
 
     def _inputs(
         self, prompt: str | list[str] | None, dsg: DynamicSceneGraph | list[DynamicSceneGraph] | None

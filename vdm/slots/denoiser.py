@@ -1,7 +1,9 @@
 """The default model's denoiser: a transformer over slot tokens (one per entity per frame).
 
 Every token ``(m, e)`` (frame ``m``, entity ``e``) of the slot latent (:mod:`vdm.slots.autoencoder`) is
-embedded, given the frame's position embedding and *its own entity's* condition token, then passes
+embedded and given the frame's position embedding and *its own entity's* DSG tokens: the mean of the
+entity's tokens over all frames (a static identity: label, attributes, what it does in the video) and,
+through a zero-initialised projection, its token of frame ``m`` (what it does now). It then passes
 ``depth`` blocks of
 
 1. self-attention over all ``F x E`` tokens of the video (within a frame and along every entity's track),
@@ -137,7 +139,11 @@ class SlotDenoiser(ModelMixin, ConfigMixin):
         self.proj_in = nn.Linear(latent_dim, width)
         self.frame_pos = nn.Parameter(torch.randn(num_frames, width) * 0.02)
         if dsg_dim:
-            self.entity_in = nn.Sequential(nn.LayerNorm(dsg_dim), nn.Linear(dsg_dim, width))
+            self.entity_norm = nn.LayerNorm(dsg_dim)
+            self.entity_static = nn.Linear(dsg_dim, width)
+            self.entity_frame = nn.Linear(dsg_dim, width)
+            nn.init.zeros_(self.entity_frame.weight)
+            nn.init.zeros_(self.entity_frame.bias)
         else:
             self.slot_emb = nn.Parameter(torch.randn(max_slots, width) * 0.02)
         self.time_proj = Timesteps(width, flip_sin_to_cos=True, downscale_freq_shift=0)
@@ -175,7 +181,8 @@ class SlotDenoiser(ModelMixin, ConfigMixin):
             if dsg is None or dsg.shape[:3] != (b, f, e):
                 got = None if dsg is None else tuple(dsg.shape)
                 raise ValueError(f"dsg entity tokens must be (B, F, E, D) = ({b}, {f}, {e}, D), got {got}")
-            x = x + self.entity_in(dsg.to(x.dtype))
+            tok = self.entity_norm(dsg.to(x.dtype))
+            x = x + self.entity_static(tok.mean(dim=1, keepdim=True)) + self.entity_frame(tok)
             frame_mask = None if dsg_mask is None else dsg_mask.unsqueeze(1).expand(b, f, e)
         else:
             if e > self.config.max_slots:

@@ -73,12 +73,7 @@ class SlotVDMPipeline(DysenVDMPipeline):
         decoder's alpha maps at 0.5, as the world's renderer draws). ``latents``: initial noise
         ``(B, F, E, Z)``; ``output_type="latent"`` returns the raw slot latents."""
         prompts, dsgs = self._inputs(prompt, dsg)
-        if output_type not in ("np", "pt", "pil", "latent"):
-            raise PipelineInputError(f"output_type must be 'np', 'pt', 'pil' or 'latent', got {output_type!r}")
-        if interpolate < 0:
-            raise PipelineInputError(f"interpolate must be >= 0, got {interpolate}")
-        if num_inference_steps < 1:
-            raise PipelineInputError(f"num_inference_steps must be >= 1, got {num_inference_steps}")
+        self.check_inputs(output_type, interpolate, num_inference_steps)
         device = self._execution_device
         f = num_frames or self.config.num_frames
         b, e = len(prompts), self.num_slots(dsgs)

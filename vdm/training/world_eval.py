@@ -28,7 +28,16 @@ from .world_source import WorldSource, is_clean
 
 __all__ = ["evaluate_world_prompts", "prompted_entities", "prompted_gold", "summarize"]
 
-_KEYS = ("trirec", "trirec_actions", "faithfulness", "order_accuracy", "kendall_tau", "shape_accuracy")
+_KEYS = (
+    "trirec",
+    "trirec_actions",
+    "trirec_actions_video",
+    "faithfulness",
+    "precision",
+    "order_accuracy",
+    "kendall_tau",
+    "shape_accuracy",
+)
 
 
 def _mean(xs: Sequence[float]) -> float:

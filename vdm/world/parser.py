@@ -517,6 +517,9 @@ class VideoScores:
         kendall_tau: Kendall's tau of the same.
         shape_accuracy: share of gold entities found (by colour) that also look like their shape.
         parsed: the parsed DSG.
+        trirec_actions_video: TriRec over the action triplets as sets over the whole video
+            (``dsg.trirec(mode="video")``): eq. 7 as the paper states it, recall of the prompt's triplets in
+            the generated video, without asking for the frames a caption does not fix.
     """
 
     trirec: float
@@ -527,6 +530,7 @@ class VideoScores:
     kendall_tau: float
     shape_accuracy: float
     parsed: DynamicSceneGraph = field(repr=False)
+    trirec_actions_video: float = float("nan")
 
 
 def _actions_only(dsg: DynamicSceneGraph) -> DynamicSceneGraph:
@@ -590,7 +594,10 @@ def score_video(
     faith = exact / len(gold_sched) if len(gold_sched) else 1.0
     prec = exact / len(pred_sched) if len(pred_sched) else (1.0 if not len(gold_sched) else 0.0)
     order = event_order(pred_sched, gold_sched)
-    return VideoScores(tr_all, tr_act, faith, prec, order.pairwise_accuracy, order.kendall_tau, shape_acc, parsed)
+    tr_video = trirec(_actions_only(parsed), _actions_only(gold_dsg), mode="video")
+    return VideoScores(
+        tr_all, tr_act, faith, prec, order.pairwise_accuracy, order.kendall_tau, shape_acc, parsed, tr_video
+    )
 
 
 def score_videos(
