@@ -288,7 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     ge.add_argument("--planner", default=None, help="override the pipeline's planner spec 'module:Class'")
     ge.add_argument("--out", default="outputs/generate")
     ge.add_argument("--steps", type=positive_int, default=20, help="solver steps (>= 1)")
-    ge.add_argument("--guidance", type=finite_float, default=3.0, help="classifier-free guidance (<= 1: off)")
+    ge.add_argument(
+        "--guidance", type=finite_float, default=None, help="classifier-free guidance (<= 1: off; default: the model's)"
+    )
     ge.add_argument("--frames", type=positive_int, default=None, help="keyframes (default: the model's)")
     ge.add_argument(
         "--interpolate", type=non_negative_int, default=2, help="frame-rate doublings after decoding (paper: 2)"

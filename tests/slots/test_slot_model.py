@@ -233,10 +233,13 @@ def test_recipe_runs_every_stage_and_resumes(tmp_path):
     meta = json.loads((tmp_path / "run" / "data" / "meta.json").read_text())
     assert meta["videos"] > 0
     small = ["--width", "32", "--depth", "1", "--batch-size", "4"]
-    assert main(["denoiser", *common, *small, "--steps", "2"]) == 0
-    assert main(["denoiser", *common, *small, "--steps", "3"]) == 0  # resumes from step 2
+    assert main(["denoiser", *common, *small, "--steps", "2", "--no-tune-guidance"]) == 0
+    assert main(["denoiser", *common, *small, "--steps", "3", "--tune-prompts", "3"]) == 0  # resumes from step 2
     curve_dir = tmp_path / "run" / "dsg" / "checkpoints"
     assert sorted(p.name for p in curve_dir.glob("step-*"))[-1] == "step-00000003"
+    tuned = json.loads((tmp_path / "run" / "dsg" / "guidance.json").read_text())
+    index = json.loads((tmp_path / "run" / "dsg" / "pipeline" / "model_index.json").read_text())
+    assert index["default_guidance"] == tuned["best"] and str(tuned["best"]) in tuned["val"]
     report = tmp_path / "eval.json"
     assert main(["evaluate", *common, "--num", "2", "--levels", "1", "2", "--json", str(report)]) == 0
     result = json.loads(report.read_text())

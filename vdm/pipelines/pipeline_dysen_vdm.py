@@ -70,6 +70,7 @@ class DysenVDMPipeline(DiffusionPipeline):
         planner_kwargs: dict[str, Any] | None = None,
         num_frames: int = 16,
         max_text_length: int = 32,
+        default_guidance: float = 3.0,
     ) -> None:
         super().__init__()
         self.register_modules(
@@ -85,6 +86,7 @@ class DysenVDMPipeline(DiffusionPipeline):
             planner_kwargs=dict(planner_kwargs or {}),
             num_frames=num_frames,
             max_text_length=max_text_length,
+            default_guidance=float(default_guidance),
         )
         self._planner: Planner | None = None
         self._text: TextEncoder | None = None
@@ -151,7 +153,7 @@ class DysenVDMPipeline(DiffusionPipeline):
         height: int | None = None,
         width: int | None = None,
         num_inference_steps: int = 20,
-        guidance_scale: float = 3.0,
+        guidance_scale: float | None = None,
         generator: torch.Generator | list[torch.Generator] | None = None,
         latents: torch.Tensor | None = None,
         output_type: str = "np",
@@ -171,7 +173,8 @@ class DysenVDMPipeline(DiffusionPipeline):
             width: frame width in pixels (default: the VAE's ``sample_size``).
             num_inference_steps: solver steps of the scheduler (DDIM / DPM-Solver: 20 is enough).
             guidance_scale: classifier-free guidance weight; the unconditional branch gets the empty
-                text and the null DSG. ``<= 1`` disables guidance (and the batch doubling).
+                text and the null DSG. ``<= 1`` disables guidance (and the batch doubling). ``None``: the
+                pipeline's ``default_guidance`` (chosen on validation prompts when the model was trained).
             generator: torch generator(s) for reproducible noise.
             latents: initial noise ``(B, C, F, h, w)`` instead of sampling it.
             output_type: ``"np"``, ``"pt"``, ``"pil"`` or ``"latent"``.
@@ -189,6 +192,7 @@ class DysenVDMPipeline(DiffusionPipeline):
         if height % self.vae_scale_factor or width % self.vae_scale_factor:
             raise PipelineInputError(f"height and width must be multiples of {self.vae_scale_factor}")
         b = len(prompts)
+        guidance_scale = self.guidance(guidance_scale)
         use_cfg = guidance_scale > 1.0
 
         cond = self.encode_conditions(prompts, dsgs, f, device)
@@ -236,6 +240,18 @@ class DysenVDMPipeline(DiffusionPipeline):
         if not return_dict:
             return frames, used
         return DysenVDMPipelineOutput(frames, used, keys)
+
+    def guidance(self, guidance_scale: float | None) -> float:
+        """``guidance_scale``, or the pipeline's ``default_guidance`` for ``None`` (a finite number either way)."""
+        value = self.config.get("default_guidance", 3.0) if guidance_scale is None else guidance_scale
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or value != value
+            or abs(value) == float("inf")
+        ):
+            raise PipelineInputError(f"guidance_scale must be a finite number, got {value!r}")
+        return float(value)
 
     @staticmethod
     def check_inputs(output_type: str, interpolate: int, num_inference_steps: int) -> None:

@@ -59,7 +59,7 @@ class SlotVDMPipeline(DysenVDMPipeline):
         dsg: DynamicSceneGraph | list[DynamicSceneGraph] | None = None,
         num_frames: int | None = None,
         num_inference_steps: int = 20,
-        guidance_scale: float = 3.0,
+        guidance_scale: float | None = None,
         generator: torch.Generator | list[torch.Generator] | None = None,
         latents: torch.Tensor | None = None,
         output_type: str = "np",
@@ -77,6 +77,7 @@ class SlotVDMPipeline(DysenVDMPipeline):
         device = self._execution_device
         f = num_frames or self.config.num_frames
         b, e = len(prompts), self.num_slots(dsgs)
+        guidance_scale = self.guidance(guidance_scale)
         use_cfg = guidance_scale > 1.0
         cond = self.encode_conditions(prompts, dsgs, f, device, e)
         if use_cfg:

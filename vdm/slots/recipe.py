@@ -153,6 +153,15 @@ def stage_denoiser(args: argparse.Namespace) -> None:
     hook = _eval_hook(args, ae, cfg) if args.eval_every else None
     module = train_slot_denoiser(cfg, ae, data, _vocab(), empty_text=empty, eval_hook=hook)
     pipe = build_slot_pipeline(module.to("cpu"), ae, cfg)
+    if args.tune_guidance:
+        from ..training.world_eval import tune_guidance
+
+        best, table = tune_guidance(pipe, num=args.tune_prompts)
+        for g, row in table.items():
+            print(f"guidance {g}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()))
+        (run / "guidance.json").write_text(json.dumps({"best": best, "val": table}, indent=2), "utf-8")
+        pipe.register_to_config(default_guidance=best)
+        print(f"default_guidance = {best} (validation prompts)")
     export = run / "pipeline"
     pipe.to(torch.float16).save_pretrained(export)
     print(f"exported {export}")
@@ -209,6 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--bf16", action="store_true")
     p.add_argument("--eval-every", type=int, default=0)
+    p.add_argument(
+        "--no-tune-guidance",
+        dest="tune_guidance",
+        action="store_false",
+        help="denoiser: keep guidance 3 instead of choosing it on validation prompts",
+    )
+    p.add_argument("--tune-prompts", type=int, default=24, help="denoiser: validation prompts per guidance value")
     p.add_argument("--eval-prompts", type=int, default=16)
     p.add_argument("--model", default=None, help="evaluate: pipeline folder (default: --out/--name/pipeline)")
     p.add_argument("--num", type=int, default=96, help="evaluate: test prompts (spread over --levels)")

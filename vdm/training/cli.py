@@ -145,7 +145,7 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
         help="condition on DSGs planned from the captions (default) or on the gold DSGs",
     )
     p.add_argument("--steps", type=t.positive_int, default=20)
-    p.add_argument("--guidance", type=t.finite_float, default=3.0)
+    p.add_argument("--guidance", type=t.finite_float, default=None, help="default: the pipeline's default_guidance")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=t.positive_int, default=16)
     p.add_argument("--json", help="also write the metrics as JSON here")
