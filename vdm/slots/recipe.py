@@ -113,7 +113,9 @@ def _eval_hook(args: argparse.Namespace, ae: Any, cfg: Any) -> Any:
         module.eval()
         try:
             pipe = build_slot_pipeline(module, ae, cfg)
-            m = evaluate_world_prompts(pipe, num=args.eval_prompts, levels=(1, 2, 3), split="val")
+            m = evaluate_world_prompts(
+                pipe, num=args.eval_prompts, levels=(1, 2, 3), split="val", guidance=args.eval_guidance
+            )
         finally:
             module.train(was)
         return dict(m["all"])
@@ -226,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--tune-prompts", type=int, default=24, help="denoiser: validation prompts per guidance value")
     p.add_argument("--eval-prompts", type=int, default=16)
+    p.add_argument("--eval-guidance", type=float, default=1.0, help="guidance of the in-training evaluation")
     p.add_argument("--model", default=None, help="evaluate: pipeline folder (default: --out/--name/pipeline)")
     p.add_argument("--num", type=int, default=96, help="evaluate: test prompts (spread over --levels)")
     p.add_argument("--no-swap", action="store_true", help="evaluate: skip the DSG-swap check")
