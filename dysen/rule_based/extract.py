@@ -46,6 +46,7 @@ _SUBJ = ("nsubj", "csubj")
 _INHERIT_DEPS = ("conj", "xcomp", "ccomp", "advcl", "pcomp", "dep", "oprd", "parataxis")
 _NOT_EVENT_DEPS = ("aux", "auxpass", "amod", "compound", "nmod", "det", "case")
 _DIRECTION_DEPS = ("advmod", "acomp", "xcomp", "npadvmod", "oprd", "prt", "ccomp", "acl", "advcl", "dep")
+_DEGREE_ADVERBS = frozenset(["close", "closer", "near", "nearer", "next"])
 _CLAUSE_MARKS = lx.CONCURRENT | lx.PRECEDES | lx.FOLLOWS
 _PART_NOUNS = frozenset(
     ["front", "top", "side", "middle", "back", "edge", "centre", "center", "bottom", "end", "inside", "outside"]
@@ -96,6 +97,8 @@ class ExtractedEvent:
     subordinate: bool = False
     start: int = 0
     end: int = 1
+    fronted: bool = False
+    """A subordinate clause before its main clause ("then, *before B*, A")."""
 
 
 @dataclass
@@ -354,6 +357,8 @@ def _verb_lemma_of_noun(tok: Any, verbs: frozenset[str]) -> str | None:
     low = tok.lower_
     if tok.tag_ in ("NNS", "NN") and not low.endswith("ing"):
         lemma = tok.lemma_.lower()
+        if lemma not in verbs and tok.tag_ == "NNS" and low.endswith("shes") and low[:-2] in verbs:
+            return low[:-2]  # "vanishes", lemmatised as the noun "vanishe"
         return lemma if lemma in verbs else None
     if tok.tag_ == "NN" and low.endswith("ing") and len(low) > 5:
         stem = low[:-3]
@@ -383,6 +388,13 @@ def _misread_verbs(doc: Any, verbs: frozenset[str]) -> list[_Edit]:
     """
     edits: list[_Edit] = []
     for t in doc:
+        if t.lower_ in lx.DIRECTIONS and t.pos_ == "VERB" and t.dep_ == "ROOT":
+            verb = next((c for c in t.children if c.dep_ == "nsubj" and c.tag_ == "VBZ"), None)
+            if verb is not None and verb.left_edge.i < verb.i:  # "the triangle drifts left"
+                span = doc[verb.left_edge.i : verb.i]
+                if all(x.pos_ in ("DET", "ADJ", "NOUN", "PROPN", "NUM") for x in span):
+                    edits.append(_Edit(verb.left_edge.i, verb.i))
+                    continue
         glued = _glued_subject(t)
         if glued is not None:
             edits.append(_Edit(glued, t.i))
@@ -407,7 +419,12 @@ def _misread_verbs(doc: Any, verbs: frozenset[str]) -> list[_Edit]:
             continue
         if (prev.pos_ not in (*_NOMINAL, "ADJ") and prev.lower_ != "one") or prev.lower_ in lx.ATTRIBUTE_WORDS:
             continue
-        if nxt is not None and nxt.lower_ not in lx.DIRECTIONS and (nxt.pos_ in (*_NOMINAL, "VERB", "AUX")):
+        if (
+            nxt is not None
+            and nxt.lower_ not in lx.DIRECTIONS
+            and nxt.lower_ not in ("colour", "color")  # "the disc changes colour to cyan"
+            and (nxt.pos_ in (*_NOMINAL, "VERB", "AUX"))
+        ):
             continue
         start = prev.i
         while start > sent.start:
@@ -519,6 +536,16 @@ class _Analyser:
             m = Mention(low, pronoun=low, person=low in lx.PERSON_PRONOUNS)
         elif tok.pos_ in (*_NOMINAL, "NUM", "X") or tok.lower_ in lx.ATTRIBUTE_WORDS or _adjective_as_noun(tok):
             m = _noun_mention(tok, self.mention)
+            if tok.lower_ == "one" and tok.left_edge.i == tok.i and tok.i > 0:
+                # "the cyan one moves": "the" and "cyan" parsed as children of the verb, not of "one"
+                k = tok.i
+                while k > 0 and self.doc[k - 1].head.i == tok.head.i and self.doc[k - 1].dep_ in ("det", "amod"):
+                    k -= 1
+                if k < tok.i:
+                    m = _mention_from_tokens(list(self.doc[k : tok.i]), tok, None) or m
+            one = any(c.lower_ == "one" and c.dep_ == "nummod" and c.i == tok.i + 1 for c in tok.children)
+            if m is not None and one and tok.lower_ in lx.ATTRIBUTE_WORDS:  # "the magenta one": "one" the head
+                m = Mention("one", (*m.attributes, tok.lower_), None, m.new, False, m.relations)
         else:
             m = None
         self.mention_cache[tok.i] = m
@@ -623,7 +650,7 @@ class _Analyser:
                 continue
             if c.dep_ == "prt" or (c.lower_ in lx.DIRECTIONS and c.dep_ in _DIRECTION_DEPS):
                 extra.append((c.i, c.lower_))
-            elif all(g.dep_ == "aux" for g in c.children) and (
+            elif all(g.dep_ in ("aux", "advcl", "punct") for g in c.children) and (
                 (c.lower_ in lx.COLOURS and c.dep_ not in ("nsubj", "nsubjpass", "conj", "pobj"))
                 or (c.pos_ == "ADJ" and c.dep_ in ("acomp", "oprd", "xcomp", "attr", "dobj"))
             ):
@@ -646,10 +673,19 @@ class _Analyser:
                 if ident is not None:
                     targets.append(ident)
         preps = [c for c in v.children if c.dep_ in ("prep", "dative") and c.i > v.i]
+        degree = {  # "comes closer to the square": the adverb's preposition is the verb's
+            p.i: c.lower_
+            for c in v.children
+            if c.i > v.i and c.dep_ in ("advmod", "acomp") and c.lower_ in _DEGREE_ADVERBS
+            for p in c.children
+            if p.dep_ == "prep"
+        }
         used_prep = None
         if not targets:
-            for p in preps:
+            for p in [*preps, *(t for t in self.doc if t.i in degree)]:
                 chain, pobj = self._prep_chain(p)
+                if p.i in degree:
+                    chain = [degree[p.i], *chain]
                 if pobj is None:
                     continue
                 if p.lower_ in lx.TIME_PREPOSITIONS and pobj.lemma_.lower() in lx.TIME_NOUNS:
@@ -818,11 +854,11 @@ class _Analyser:
                     for target in targets:
                         if target is not None:
                             self.reg.targets.append(target)
-                        self.events.append(
-                            ExtractedEvent(
-                                agent, pred, target, self.lemma(v), s_idx, v.i, v.idx, group, conn, kind, sub
-                            )
+                        ev = ExtractedEvent(
+                            agent, pred, target, self.lemma(v), s_idx, v.i, v.idx, group, conn, kind, sub
                         )
+                        ev.fronted = sub and v.dep_ == "advcl" and v.head.i > v.i
+                        self.events.append(ev)
                     self.reg.agents.append(agent)
                 group += 1
                 prev_verb = v.i + 1

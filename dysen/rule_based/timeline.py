@@ -44,8 +44,8 @@ def _physical_order(groups: list[Group]) -> list[tuple[Group, Link, bool]]:
     while k < n:
         g = groups[k]
         kind, sub = g[0].connective_kind, g[0].subordinate
-        if k == 0 and sub and n > 1 and groups[1][0].connective_kind is None:
-            main = groups[1]
+        if (k == 0 or g[0].fronted) and sub and k + 1 < n and groups[k + 1][0].connective_kind is None:
+            main = groups[k + 1]
             if kind == "conc":  # While A, B
                 out += [(g, Link.AFTER, False), (main, Link.CONCURRENT, True)]
             elif kind == "precedes":  # Before A, B  -> B, A

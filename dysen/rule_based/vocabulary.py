@@ -88,8 +88,8 @@ class ClosedVocabulary:
     colours: Sequence[str] = ()
     encoder: Any = None
     min_similarity: float = 0.5
-    kind_similarity: float = 0.4
-    kind_margin: float = 0.05
+    kind_similarity: float = 0.35
+    kind_margin: float = 0.025
     _cache: dict[tuple[str, ...], Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -143,7 +143,7 @@ class ClosedVocabulary:
         head = words[-1]
         if head in self.kinds or head in lx.REFERRING_HEADS or head in lx.PERSON_NOUNS:
             return label
-        best, sim, margin = self._nearest(head, self.kinds, "a {} shape")
+        best, sim, margin = self._nearest(head, self.kinds, "a {}")
         if sim >= self.kind_similarity and margin >= self.kind_margin:
             return " ".join([*words[:-1], best])
         return label
