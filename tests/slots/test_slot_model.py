@@ -261,3 +261,22 @@ def test_entity_tokens_tell_padding_from_a_dropped_dsg(data):
     assert not torch.allclose(enc.no_entity, enc.null_entity)
     with pytest.raises(ValueError, match="slots"):
         enc.entity_tokens([graph], 16, n - 1 if n > 1 else 0)
+
+
+def test_cli_generates_and_evaluates_with_a_slot_pipeline(data, tmp_path, capsys):
+    from vdm.cli import main
+
+    pipe = _tiny_pipeline(data)
+    pipe.register_to_config(default_guidance=1.5)
+    pipe.save_pretrained(tmp_path / "m")
+    out = tmp_path / "out"
+    args = ["generate", "the red circle moves left", "--model", str(tmp_path / "m"), "--out", str(out)]
+    assert main([*args, "--steps", "2", "--interpolate", "1"]) == 0
+    assert (out / "video.mp4").stat().st_size > 0 and (out / "strip.png").exists()
+    report = tmp_path / "e.json"
+    cmd = ["evaluate", "--model", str(tmp_path / "m"), "--num", "4", "--levels", "1", "2", "--steps", "1"]
+    assert main([*cmd, "--swap", "--json", str(report)]) == 0
+    result = json.loads(report.read_text())
+    assert set(result) >= {"all", "level1", "level2", "swap", "swap_order_drop_multi"}
+    assert main([*cmd[:3], "--levels", "1", "2", "3", "--num", "2"]) == 2  # fewer prompts than levels
+    assert "at least one prompt per level" in capsys.readouterr().err
