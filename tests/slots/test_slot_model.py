@@ -217,6 +217,29 @@ def test_pipeline_input_errors(data):
         pipe(dsg=data.dsgs[0], num_inference_steps=0)
     with pytest.raises(PipelineInputError, match="latents"):
         pipe(dsg=data.dsgs[0], num_inference_steps=1, latents=torch.zeros(1, 2, 3, 4))
+    with pytest.raises(PipelineInputError, match="noise_scale"):
+        pipe(dsg=data.dsgs[0], num_inference_steps=1, noise_scale=0.0)
+    with pytest.raises(PipelineInputError, match="guidance_scale"):
+        pipe(dsg=data.dsgs[0], num_inference_steps=1, guidance_scale=float("nan"))
+    # the noise scale is the sampling temperature: the same generator, half the initial noise
+    g = data.dsgs[0]
+    half = pipe(
+        dsg=g,
+        num_inference_steps=1,
+        noise_scale=0.5,
+        generator=torch.Generator().manual_seed(3),
+        guidance_scale=1.0,
+        output_type="latent",
+    ).frames
+    full = pipe(
+        dsg=g,
+        num_inference_steps=1,
+        noise_scale=1.0,
+        generator=torch.Generator().manual_seed(3),
+        guidance_scale=1.0,
+        output_type="latent",
+    ).frames
+    assert not torch.allclose(half, full)
     text_only = _tiny_pipeline(data, use_dsg=False)
     out = text_only(prompt="the red circle moves left", num_inference_steps=1, output_type="latent")
     assert out.frames.shape[2] == 4 and out.dsgs == [None]
@@ -237,9 +260,11 @@ def test_recipe_runs_every_stage_and_resumes(tmp_path):
     assert main(["denoiser", *common, *small, "--steps", "3", "--tune-prompts", "3"]) == 0  # resumes from step 2
     curve_dir = tmp_path / "run" / "dsg" / "checkpoints"
     assert sorted(p.name for p in curve_dir.glob("step-*"))[-1] == "step-00000003"
-    tuned = json.loads((tmp_path / "run" / "dsg" / "guidance.json").read_text())
+    tuned = json.loads((tmp_path / "run" / "dsg" / "sampling.json").read_text())
     index = json.loads((tmp_path / "run" / "dsg" / "pipeline" / "model_index.json").read_text())
-    assert index["default_guidance"] == tuned["best"] and str(tuned["best"]) in tuned["val"]
+    assert index["default_guidance"] == tuned["best"]["guidance"]
+    assert index["default_noise_scale"] == tuned["best"]["noise_scale"]
+    assert len(tuned["val"]) == 12
     report = tmp_path / "eval.json"
     assert main(["evaluate", *common, "--num", "2", "--levels", "1", "2", "--json", str(report)]) == 0
     result = json.loads(report.read_text())

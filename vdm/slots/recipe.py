@@ -156,14 +156,14 @@ def stage_denoiser(args: argparse.Namespace) -> None:
     module = train_slot_denoiser(cfg, ae, data, _vocab(), empty_text=empty, eval_hook=hook)
     pipe = build_slot_pipeline(module.to("cpu"), ae, cfg)
     if args.tune_guidance:
-        from ..training.world_eval import tune_guidance
+        from ..training.world_eval import tune_sampling
 
-        best, table = tune_guidance(pipe, num=args.tune_prompts)
-        for g, row in table.items():
-            print(f"guidance {g}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()))
-        (run / "guidance.json").write_text(json.dumps({"best": best, "val": table}, indent=2), "utf-8")
-        pipe.register_to_config(default_guidance=best)
-        print(f"default_guidance = {best} (validation prompts)")
+        best, table = tune_sampling(pipe, (1.0, 1.5, 2.0, 3.0), (1.0, 0.75, 0.5), num=args.tune_prompts)
+        for row in table:
+            print("  ".join(f"{k} {v:.3f}" for k, v in row.items()))
+        (run / "sampling.json").write_text(json.dumps({"best": best, "val": table}, indent=2), "utf-8")
+        pipe.register_to_config(default_guidance=best["guidance"], default_noise_scale=best["noise_scale"])
+        print(f"default_guidance = {best['guidance']}, default_noise_scale = {best['noise_scale']} (validation)")
     export = run / "pipeline"
     pipe.to(torch.float16).save_pretrained(export)
     print(f"exported {export}")
@@ -226,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="denoiser: keep guidance 3 instead of choosing it on validation prompts",
     )
-    p.add_argument("--tune-prompts", type=int, default=24, help="denoiser: validation prompts per guidance value")
+    p.add_argument("--tune-prompts", type=int, default=24, help="denoiser: validation prompts per candidate setting")
     p.add_argument("--eval-prompts", type=int, default=16)
     p.add_argument("--eval-guidance", type=float, default=1.0, help="guidance of the in-training evaluation")
     p.add_argument("--model", default=None, help="evaluate: pipeline folder (default: --out/--name/pipeline)")

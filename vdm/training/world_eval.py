@@ -26,7 +26,7 @@ from ..world.config import WorldConfig
 from ..world.parser import WorldParser, score_video
 from .world_source import WorldSource, is_clean
 
-__all__ = ["evaluate_world_prompts", "prompted_entities", "prompted_gold", "summarize", "tune_guidance"]
+__all__ = ["evaluate_world_prompts", "prompted_entities", "prompted_gold", "summarize", "tune_sampling"]
 
 _KEYS = (
     "trirec",
@@ -55,10 +55,22 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
 
 
 def _generate(
-    pipe: Any, captions: list[str], dsgs: list[Any] | None, gen: torch.Generator, steps: int, guidance: float | None
+    pipe: Any,
+    captions: list[str],
+    dsgs: list[Any] | None,
+    gen: torch.Generator,
+    steps: int,
+    guidance: float | None,
+    extra: dict[str, Any] | None = None,
 ) -> torch.Tensor:
     return pipe(
-        prompt=captions, dsg=dsgs, num_inference_steps=steps, guidance_scale=guidance, generator=gen, output_type="pt"
+        prompt=captions,
+        dsg=dsgs,
+        num_inference_steps=steps,
+        guidance_scale=guidance,
+        generator=gen,
+        output_type="pt",
+        **(extra or {}),
     ).frames
 
 
@@ -85,10 +97,12 @@ def evaluate_world_prompts(
     guidance: float | None = None,
     seed: int = 0,
     batch_size: int = 16,
+    sampling: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Generate ``num`` videos (spread evenly over ``levels``) and score them; with ``swap`` also the
     DSG-swap check. ``dsg_source="gold"`` conditions on the (prompted) gold DSGs instead of the pipeline's
-    planner. Returns overall means (``"all"``), per-level means (``"level<k>"``) and the swap figures."""
+    planner; ``sampling``: further keyword arguments of the pipeline call (e.g. ``noise_scale``). Returns
+    overall means (``"all"``), per-level means (``"level<k>"``) and the swap figures."""
     if dsg_source not in ("planner", "gold"):
         raise ValueError(f"dsg_source must be 'planner' or 'gold', got {dsg_source!r}")
     if num < len(levels):
@@ -111,9 +125,9 @@ def evaluate_world_prompts(
             golds = [prompted_gold(g) for g in full]
             uses_dsg = getattr(pipe.denoiser, "uses_dsg", False)
             plans = (golds if dsg_source == "gold" else pipe.plan(captions)) if uses_dsg else None
-            level_rows += _rows(_generate(pipe, captions, plans, gen, steps, guidance), golds, parser)
+            level_rows += _rows(_generate(pipe, captions, plans, gen, steps, guidance, sampling), golds, parser)
             if swap and len(idx) > 1 and plans is not None:
-                videos = _generate(pipe, captions, plans[1:] + plans[:1], gen, steps, guidance)
+                videos = _generate(pipe, captions, plans[1:] + plans[:1], gen, steps, guidance, sampling)
                 swapped += _rows(videos, golds, parser)
                 follows += _rows(videos, golds[1:] + golds[:1], parser)
         rows += level_rows
@@ -159,24 +173,30 @@ def prompted_gold(gold: DynamicSceneGraph) -> DynamicSceneGraph:
     return gold.replace(frames=frames, entities=tuple(e for e in gold.entities if e.id in keep), schedule=schedule)
 
 
-def tune_guidance(
+def tune_sampling(
     pipe: Any,
-    candidates: Sequence[float] = (1.0, 1.5, 2.0, 3.0),
+    guidance: Sequence[float] = (1.0, 1.5, 2.0, 3.0),
+    noise_scales: Sequence[float | None] = (None,),
     *,
     num: int = 24,
     levels: Sequence[int] = (1, 2, 3),
     steps: int = 20,
     seed: int = 0,
-) -> tuple[float, dict[float, dict[str, float]]]:
-    """Pick the classifier-free guidance weight on *validation* prompts (never the test split): the
-    candidate with the best mean of clean share, action faithfulness and event order (>= 2 events).
-    Returns the weight and every candidate's scores; the caller stores it as ``default_guidance``."""
-    table: dict[float, dict[str, float]] = {}
-    for g in candidates:
-        m = evaluate_world_prompts(pipe, num=num, levels=levels, split="val", guidance=g, steps=steps, seed=seed)
-        row = m["all"]
-        parts = [row["clean"], row["faithfulness"], row["order_accuracy_multi"]]
-        row["score"] = _mean(parts)
-        table[float(g)] = row
-    best = max(table, key=lambda g: table[g]["score"])
-    return best, table
+) -> tuple[dict[str, float], list[dict[str, float]]]:
+    """Pick the sampling settings on *validation* prompts (never the test split): the classifier-free
+    guidance weight and, for pipelines that take one, the initial-noise scale (``None``: leave it out)
+    with the best mean of clean share, action faithfulness and event order (>= 2 events). Returns the
+    best ``{"guidance", "noise_scale"}`` and every candidate's scores; the caller stores the choice as the
+    pipeline's defaults."""
+    table: list[dict[str, float]] = []
+    for g in guidance:
+        for ns in noise_scales:
+            extra = {} if ns is None else {"noise_scale": ns}
+            m = evaluate_world_prompts(
+                pipe, num=num, levels=levels, split="val", guidance=g, steps=steps, seed=seed, sampling=extra
+            )
+            row = {"guidance": float(g), "noise_scale": float("nan") if ns is None else float(ns), **m["all"]}
+            row["score"] = _mean([row["clean"], row["faithfulness"], row["order_accuracy_multi"]])
+            table.append(row)
+    best = max(table, key=lambda r: r["score"])
+    return {"guidance": best["guidance"], "noise_scale": best["noise_scale"]}, table
