@@ -2,7 +2,7 @@
 
 Every variant is trained from scratch with the same budget (optimiser steps, batch, seed, data videos)
 by ``python -m vdm.slots.recipe`` and evaluated on the same world test prompts of levels 1-3, planned by
-each variant's own pipeline planner:
+each variant's own pipeline planner, with guidance and noise scale chosen per variant on validation prompts:
 
 ==========================  =================================================================
 variant                     what changes (paper Table 4 row)
@@ -66,6 +66,7 @@ def run_variant(name: str, args: argparse.Namespace) -> Path:
             _run([*recipe[:3], "data", *recipe[3:], *spec["data"]], log)
     if not (root / run / "pipeline" / "model_index.json").exists():
         train = ["--name", run, "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--seed", "0"]
+        train += ["--tune-prompts", str(args.tune_prompts)]
         _run([*recipe[:3], "denoiser", *recipe[3:], *train, *spec["train"]], log)
     out = results / f"{name}.json"
     if not out.exists():
@@ -114,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--num", type=int, default=96, help="test prompts per variant (spread over levels 1-3)")
+    p.add_argument("--tune-prompts", type=int, default=18, help="validation prompts per sampling candidate")
     p.add_argument("--jobs", type=int, default=2, help="variants trained at once (one thread each)")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)

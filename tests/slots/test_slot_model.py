@@ -265,6 +265,8 @@ def test_recipe_runs_every_stage_and_resumes(tmp_path):
     assert index["default_guidance"] == tuned["best"]["guidance"]
     assert index["default_noise_scale"] == tuned["best"]["noise_scale"]
     assert len(tuned["val"]) == 12
+    assert main(["tune", *common, "--tune-prompts", "3"]) == 0  # re-tune the exported pipeline
+    assert json.loads((tmp_path / "run" / "dsg" / "pipeline" / "model_index.json").read_text())["default_guidance"]
     report = tmp_path / "eval.json"
     assert main(["evaluate", *common, "--num", "2", "--levels", "1", "2", "--json", str(report)]) == 0
     result = json.loads(report.read_text())

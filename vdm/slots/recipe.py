@@ -9,6 +9,8 @@ Stages (each skips what is already done, so rerunning the command resumes):
 * ``denoiser``: stage III, :func:`~vdm.slots.training.train_slot_denoiser` -> ``DIR/<name>/checkpoints``,
   then the exported fp16 pipeline in ``DIR/<name>/pipeline``; ``--text-only`` for "w/o Dysen",
   ``--encoder rgnn`` for "RGTrm -> RGNN";
+* ``tune``: choose the exported pipeline's guidance and noise scale again on validation prompts (the
+  ``denoiser`` stage does this before exporting unless ``--no-tune-guidance``);
 * ``evaluate``: world test prompts of levels 1-3 through the exported pipeline (its own planner), the
   parser's scores, and the DSG-swap check (each prompt given another prompt's DSG).
 
@@ -156,17 +158,33 @@ def stage_denoiser(args: argparse.Namespace) -> None:
     module = train_slot_denoiser(cfg, ae, data, _vocab(), empty_text=empty, eval_hook=hook)
     pipe = build_slot_pipeline(module.to("cpu"), ae, cfg)
     if args.tune_guidance:
-        from ..training.world_eval import tune_sampling
-
-        best, table = tune_sampling(pipe, (1.0, 1.5, 2.0, 3.0), (1.0, 0.75, 0.5), num=args.tune_prompts)
-        for row in table:
-            print("  ".join(f"{k} {v:.3f}" for k, v in row.items()))
-        (run / "sampling.json").write_text(json.dumps({"best": best, "val": table}, indent=2), "utf-8")
-        pipe.register_to_config(default_guidance=best["guidance"], default_noise_scale=best["noise_scale"])
-        print(f"default_guidance = {best['guidance']}, default_noise_scale = {best['noise_scale']} (validation)")
+        _tune(pipe, run, args.tune_prompts)
     export = run / "pipeline"
     pipe.to(torch.float16).save_pretrained(export)
     print(f"exported {export}")
+
+
+def _tune(pipe: Any, run: Path, prompts: int) -> None:
+    """Choose guidance and noise scale on validation prompts; store them as the pipeline's defaults."""
+    from ..training.world_eval import tune_sampling
+
+    best, table = tune_sampling(pipe, (1.0, 1.5, 2.0, 3.0), (1.0, 0.75, 0.5), num=prompts)
+    for row in table:
+        print("  ".join(f"{k} {v:.3f}" for k, v in row.items()), flush=True)
+    (run / "sampling.json").write_text(json.dumps({"best": best, "val": table}, indent=2), "utf-8")
+    pipe.register_to_config(default_guidance=best["guidance"], default_noise_scale=best["noise_scale"])
+    print(f"default_guidance = {best['guidance']}, default_noise_scale = {best['noise_scale']} (validation)")
+
+
+def stage_tune(args: argparse.Namespace) -> None:
+    """Re-choose the sampling defaults of an exported pipeline (``--name``) and save it again."""
+    from .pipeline import SlotVDMPipeline
+
+    run = Path(args.out) / args.name
+    pipe = SlotVDMPipeline.from_pretrained(run / "pipeline", dtype=torch.float32)
+    pipe.set_progress_bar_config(disable=True)
+    _tune(pipe, run, args.tune_prompts)
+    pipe.to(torch.float16).save_pretrained(run / "pipeline")
 
 
 def stage_evaluate(args: argparse.Namespace) -> None:
@@ -191,6 +209,7 @@ STAGES = {
     "data": stage_data,
     "denoiser": stage_denoiser,
     "evaluate": stage_evaluate,
+    "tune": stage_tune,
 }
 
 
