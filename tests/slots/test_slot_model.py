@@ -307,3 +307,20 @@ def test_cli_generates_and_evaluates_with_a_slot_pipeline(data, tmp_path, capsys
     assert set(result) >= {"all", "level1", "level2", "swap", "swap_order_drop_multi"}
     assert main([*cmd[:3], "--levels", "1", "2", "3", "--num", "2"]) == 2  # fewer prompts than levels
     assert "at least one prompt per level" in capsys.readouterr().err
+
+
+def test_strict_order_needs_both_events_in_the_gold_order():
+    import math
+
+    from dsg import Event, EventSchedule
+    from vdm.training.world_eval import strict_order_accuracy
+
+    gold = EventSchedule((Event("a", "jump", None, 0, 2), Event("b", "grow", None, 3, 5)))
+    right = EventSchedule((Event("a", "jump", None, 1, 3), Event("b", "grow", None, 6, 8)))
+    wrong = EventSchedule((Event("b", "grow", None, 0, 2), Event("a", "jump", None, 4, 6)))
+    other = EventSchedule((Event("c", "jump", None, 0, 2), Event("d", "grow", None, 3, 5)))
+    assert strict_order_accuracy(right, gold) == 1.0
+    assert strict_order_accuracy(wrong, gold) == 0.0
+    assert strict_order_accuracy(other, gold) == 0.0  # dsg.event_order would pair these by predicate
+    assert strict_order_accuracy(EventSchedule(right.events[:1]), gold) == 0.0
+    assert math.isnan(strict_order_accuracy(right, EventSchedule(gold.events[:1])))

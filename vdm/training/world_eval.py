@@ -26,7 +26,14 @@ from ..world.config import WorldConfig
 from ..world.parser import WorldParser, score_video
 from .world_source import WorldSource, is_clean
 
-__all__ = ["evaluate_world_prompts", "prompted_entities", "prompted_gold", "summarize", "tune_sampling"]
+__all__ = [
+    "evaluate_world_prompts",
+    "prompted_entities",
+    "prompted_gold",
+    "strict_order_accuracy",
+    "summarize",
+    "tune_sampling",
+]
 
 _KEYS = (
     "trirec",
@@ -50,6 +57,7 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
     out = {k: _mean([r[k] for r in rows]) for k in _KEYS}
     out["clean"] = _mean([float(r["clean"]) for r in rows])
     out["order_accuracy_multi"] = _mean([r["order_accuracy"] for r in rows if r["events"] >= 2])
+    out["order_strict_multi"] = _mean([r["order_strict"] for r in rows if r["events"] >= 2])
     out["videos"] = float(len(rows))
     return out
 
@@ -74,6 +82,36 @@ def _generate(
     ).frames
 
 
+def strict_order_accuracy(pred: EventSchedule | None, gold: EventSchedule | None) -> float:
+    """Pairwise event order where a pair of gold events counts as right only if the video shows *both*
+    events (whole triplet, k-th occurrence with k-th) and starts them in the gold order (ties as in the
+    gold). ``nan`` for fewer than two gold events. Stricter than :func:`dsg.event_order`, whose matching
+    also pairs events that share only a part (e.g. two unary actions of different entities), so a video
+    of other events still scores near chance there."""
+    gold_events = list(gold or [])
+    if len(gold_events) < 2:
+        return float("nan")
+    seen: dict[tuple[Any, ...], int] = {}
+    starts: dict[tuple[Any, ...], list[int]] = {}
+    for ev in sorted(pred or [], key=lambda e: e.start):
+        starts.setdefault((ev.agent, ev.predicate, ev.target), []).append(ev.start)
+    found: list[int | None] = []
+    for ev in sorted(gold_events, key=lambda e: e.start):
+        key = (ev.agent, ev.predicate, ev.target)
+        k = seen.get(key, 0)
+        seen[key] = k + 1
+        found.append(starts[key][k] if k < len(starts.get(key, [])) else None)
+    golds = sorted(gold_events, key=lambda e: e.start)
+    right = total = 0
+    for a in range(len(golds)):
+        for b in range(a + 1, len(golds)):
+            total += 1
+            fa, fb = found[a], found[b]
+            if fa is not None and fb is not None:
+                right += (fa > fb) - (fa < fb) == (golds[a].start > golds[b].start) - (golds[a].start < golds[b].start)
+    return right / total
+
+
 def _rows(videos: torch.Tensor, golds: Sequence[Any], parser: WorldParser) -> list[dict[str, Any]]:
     rows = []
     for video, gold in zip(videos, golds):
@@ -81,6 +119,7 @@ def _rows(videos: torch.Tensor, golds: Sequence[Any], parser: WorldParser) -> li
         row: dict[str, Any] = {k: getattr(sc, k) for k in _KEYS}
         row["clean"] = is_clean(sc.parsed, gold)
         row["events"] = len(gold.schedule or [])
+        row["order_strict"] = strict_order_accuracy(sc.parsed.schedule, gold.schedule)
         rows.append(row)
     return rows
 
@@ -137,6 +176,9 @@ def evaluate_world_prompts(
         result["swap"] = summarize(swapped)
         result["swap_follows_dsg"] = summarize(follows)
         result["swap_order_drop_multi"] = result["all"]["order_accuracy_multi"] - result["swap"]["order_accuracy_multi"]
+        result["swap_order_strict_drop_multi"] = (
+            result["all"]["order_strict_multi"] - result["swap"]["order_strict_multi"]
+        )
     return result
 
 
