@@ -34,7 +34,16 @@ from dsg.io_json import dsg_to_dict
 from .chat.sync import run_sync
 from .errors import DysenInputError, redact_secrets
 
-__all__ = ["AnnotationSummary", "annotate", "read_annotations", "read_captions"]
+__all__ = [
+    "AnnotationSummary",
+    "MergeSummary",
+    "annotate",
+    "merge_shards",
+    "parse_shard",
+    "read_annotations",
+    "read_captions",
+    "shard_path",
+]
 
 TEXT_FIELDS = ("caption", "text", "prompt", "sentence")
 
@@ -207,8 +216,13 @@ def annotate(
     progress: bool = True,
     limit: int | None = None,
     id_field: str = "id",
+    shard: tuple[int, int] | None = None,
 ) -> AnnotationSummary:
     """Plan every caption of ``captions_jsonl`` into ``out_jsonl`` (see the module docstring).
+
+    ``shard=(i, n)`` plans only captions ``i, i+n, i+2n, ...`` (0-based line order, after ``limit``): run
+    ``n`` of these, on as many machines or model servers, into :func:`shard_path` files, then
+    :func:`merge_shards`.
 
     Planners with an async ``aplan`` (:class:`~dysen.LLMPlanner`) run ``concurrency`` captions at once;
     others run in a worker thread, in batches through ``plan_many`` when they have it (the rule-based
@@ -231,6 +245,9 @@ def annotate(
     items = read_captions(captions_jsonl, id_field=id_field)
     if limit is not None:
         items = items[:limit]
+    if shard is not None:
+        i, n = _check_shard(shard)
+        items = items[i::n]
     summary = AnnotationSummary(total=len(items))
     summary.truncated_line_removed, duplicates = _check_output(out)
     if duplicates:  # a --retry-degraded run was killed before its compaction
@@ -272,6 +289,91 @@ def annotate(
             for k in after
         }
     summary.elapsed_s = time.perf_counter() - t0
+    return summary
+
+
+def _check_shard(shard: tuple[int, int]) -> tuple[int, int]:
+    try:
+        i, n = (int(v) for v in shard)
+    except (TypeError, ValueError):
+        raise DysenInputError("shard", shard, "must be a pair (i, n) of integers") from None
+    if n < 1 or not 0 <= i < n:
+        raise DysenInputError("shard", f"{i}/{n}", "needs n >= 1 and 0 <= i < n")
+    return i, n
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"3/8"`` -> ``(3, 8)``: shard 3 (0-based) of 8."""
+    i, sep, n = str(text).partition("/")
+    if not sep or not i.strip().isdigit() or not n.strip().isdigit():
+        raise DysenInputError("shard", text, "must be I/N, e.g. 0/8 (shard I of N, 0-based)")
+    return _check_shard((int(i), int(n)))
+
+
+def shard_path(out_jsonl: str | Path, i: int, n: int) -> Path:
+    """Where shard ``i`` of ``n`` of ``out_jsonl`` goes: ``dsgs.jsonl`` -> ``dsgs.shard-00003-of-00008.jsonl``."""
+    out = Path(out_jsonl)
+    return out.with_name(f"{out.stem}.shard-{i:05d}-of-{n:05d}{out.suffix or '.jsonl'}")
+
+
+@dataclass
+class MergeSummary:
+    """What :func:`merge_shards` did."""
+
+    shards: int = 0
+    written: int = 0
+    missing: list[str] = field(default_factory=list)
+    extra: int = 0
+
+    def __str__(self) -> str:
+        text = f"merged {self.shards} shard(s): {self.written} DSGs written, {len(self.missing)} captions missing"
+        if self.extra:
+            text += f", {self.extra} rows of ids not in the captions file dropped"
+        if self.missing:
+            text += f" (first: {', '.join(self.missing[:5])}; re-run their shards, then merge again)"
+        return text
+
+
+def merge_shards(
+    captions_jsonl: str | Path, out_jsonl: str | Path, *, id_field: str = "id", allow_missing: bool = False
+) -> MergeSummary:
+    """Merge the :func:`shard_path` files of ``out_jsonl`` into ``out_jsonl``, in the captions' order, the newest
+    row per id. Every shard ``0..n-1`` must be there; captions no shard holds are listed in the summary
+    and, unless ``allow_missing``, make it raise :class:`DysenInputError` with nothing written. The output
+    is replaced atomically, and re-running the merge is harmless."""
+    out = Path(out_jsonl)
+    found = sorted(out.parent.glob(f"{out.stem}.shard-*-of-*{out.suffix or '.jsonl'}"))
+    if not found:
+        pattern = f"{out.stem}.shard-*-of-*{out.suffix or '.jsonl'}"
+        raise DysenInputError("merge", str(out), f"no shard files {pattern} next to it (run annotate --shard I/N)")
+    counts = {p.name.rsplit("-of-", 1)[1].split(".")[0] for p in found}
+    if len(counts) != 1:
+        raise DysenInputError("merge", str(out), f"shard files of different shard counts: {sorted(counts)}")
+    n = int(counts.pop())
+    want = {shard_path(out, i, n).name for i in range(n)}
+    absent = sorted(want - {p.name for p in found})
+    if absent:
+        raise DysenInputError("merge", str(out), f"{len(absent)} of {n} shards are missing: {absent[:5]}")
+    rows: dict[str, dict[str, Any]] = {}
+    for p in found:
+        _check_output(p)
+        rows.update(read_annotations(p))
+    items = read_captions(captions_jsonl, id_field=id_field)
+    summary = MergeSummary(shards=n)
+    summary.missing = [i for i, _ in items if i not in rows]
+    if summary.missing and not allow_missing:
+        raise DysenInputError("merge", str(out), str(summary))
+    ids = {i for i, _ in items}
+    summary.extra = sum(1 for k in rows if k not in ids)
+    tmp = out.with_name(out.name + ".merge.tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for ident, _ in items:
+            if ident in rows:
+                fh.write(json.dumps(rows[ident], ensure_ascii=False) + "\n")
+                summary.written += 1
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, out)
     return summary
 
 

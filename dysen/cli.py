@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigurationError, DysenError, redact_secrets
+from .errors import ConfigurationError, DysenError, DysenInputError, redact_secrets
 
 __all__ = [
     "add_annotate_arguments",
@@ -202,6 +202,18 @@ def add_annotate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=positive_int, default=None, help="only the first N captions")
     parser.add_argument("--id-field", default="id")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="plan only captions I, I+N, I+2N, ... (0-based) into OUT.shard-I-of-N.jsonl; run N of these on as "
+        "many machines or model servers, then --merge",
+    )
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="merge OUT.shard-*-of-N.jsonl into OUT in the captions' order (no planning); fails, writing nothing, "
+        "if a shard or a caption is missing",
+    )
     add_planner_arguments(parser)
 
 
@@ -212,18 +224,32 @@ def run_annotate(args: argparse.Namespace) -> int:
     caption planned in this run fell back to the offline planner (the model was never usable: check the
     server, key and model name; the rows are written and ``--retry-degraded`` plans them again); 2 for
     bad input (a message names it)."""
-    from .annotation import annotate
+    from .annotation import annotate, merge_shards, parse_shard, shard_path
 
+    if getattr(args, "merge", False):
+        if getattr(args, "shard", None):
+            raise DysenInputError("--merge", "--shard", "merge takes no --shard (it reads every shard file)")
+        merged = merge_shards(args.captions, args.output, id_field=args.id_field)
+        print(merged)
+        return 0
+    output = args.output
+    shard = None
+    if getattr(args, "shard", None):
+        shard = parse_shard(args.shard)
+        output = shard_path(args.output, *shard)
     summary = annotate(
         args.captions,
-        args.output,
+        output,
         build_planner(args),
         concurrency=args.concurrency,
         retry_degraded=args.retry_degraded,
         progress=not args.no_progress,
         limit=args.limit,
         id_field=args.id_field,
+        shard=shard,
     )
+    if shard is not None:
+        print(f"shard {shard[0]}/{shard[1]} -> {output}")
     print(summary)
     if summary.planned and summary.fell_back == summary.planned:
         print(

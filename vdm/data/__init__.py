@@ -1,5 +1,6 @@
-"""Video-text datasets: WebVid, MSR-VTT, UCF-101 and ActivityNet Captions, decoded with PyAV the way the
-paper samples clips (16 keyframes from 2 seconds, 256×256), with optional precomputed DSGs.
+"""Video-text datasets: WebVid, MSR-VTT, UCF-101, ActivityNet Captions and a plain folder of videos
+(:class:`VideoFolder`), decoded with PyAV the way the paper samples clips (16 keyframes from 2 seconds,
+256×256), with optional precomputed DSGs.
 
 Every dataset is a :class:`torch.utils.data.Dataset` of dicts (``video`` ``(F, 3, S, S)`` uint8,
 ``caption``, ``captions``, ``key``, ``path``, ``dsg`` and dataset fields); batch them with
@@ -13,6 +14,7 @@ from .clips import ClipSampling, read_clip
 from .collate import collate_samples
 from .dsg_index import DSGIndex
 from .errors import AnnotationError, DataError, VideoDecodeError
+from .folder import VideoFolder, read_video_folder
 from .msrvtt import MSRVTT, read_msrvtt
 from .ucf101 import UCF101, class_to_caption, read_ucf101
 from .webvid import WebVid, read_webvid_csv
@@ -27,6 +29,7 @@ __all__ = [
     "DSGIndex",
     "DataError",
     "VideoDecodeError",
+    "VideoFolder",
     "VideoRecord",
     "VideoTextDataset",
     "WebVid",
@@ -36,5 +39,6 @@ __all__ = [
     "read_clip",
     "read_msrvtt",
     "read_ucf101",
+    "read_video_folder",
     "read_webvid_csv",
 ]

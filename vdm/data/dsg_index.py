@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dsg import DSGError, DynamicSceneGraph, read_jsonl
+from dsg import DSGError, DynamicSceneGraph
+from dsg.io_json import dsg_from_dict, parse_json
 
 from .errors import AnnotationError
 
@@ -16,8 +17,9 @@ KEY_FIELDS = ("key", "video_id", "videoid", "id")
 
 
 class DSGIndex:
-    """DSGs of a JSONL file, by video key (``provenance.meta`` ``key``/``video_id``/``videoid``/``id``) and
-    by text (the caption the DSG was planned from).
+    """DSGs of a JSONL file, by video key (the row's ``id``, as ``dysen-vdm annotate`` writes it, or
+    ``provenance.meta`` ``key``/``video_id``/``videoid``/``id``) and by text (the caption the DSG was planned
+    from).
 
     Args:
         path: the JSONL file.
@@ -30,19 +32,35 @@ class DSGIndex:
             raise AnnotationError(self.path, "", "no such DSG file")
         self.by_key: dict[str, DynamicSceneGraph] = {}
         self.by_text: dict[str, DynamicSceneGraph] = {}
-        try:
-            for dsg in read_jsonl(self.path, skip_invalid=skip_invalid):
+        with self.path.open("rb") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = parse_json(line)
+                    dsg = dsg_from_dict(row)
+                except DSGError as exc:
+                    if skip_invalid:
+                        continue
+                    raise AnnotationError(self.path, f"line {lineno}", str(exc)) from exc
                 meta = dict(dsg.provenance.meta)
                 for field in KEY_FIELDS:
                     if field in meta:
-                        self.by_key[meta[field]] = dsg
+                        self.by_key[str(meta[field])] = dsg
+                if isinstance(row.get("id"), str | int):
+                    self.by_key[str(row["id"])] = dsg
                 if dsg.text is not None:
                     self.by_text.setdefault(dsg.text.strip(), dsg)
-        except DSGError as exc:
-            raise AnnotationError(self.path, "", str(exc)) from exc
 
     def __len__(self) -> int:
         return len(set(map(id, self.by_key.values())) | set(map(id, self.by_text.values())))
+
+    def dsgs(self) -> list[DynamicSceneGraph]:
+        """Every distinct DSG of the file."""
+        out: dict[int, DynamicSceneGraph] = {}
+        for d in (*self.by_key.values(), *self.by_text.values()):
+            out.setdefault(id(d), d)
+        return list(out.values())
 
     def get(self, key: str | None = None, text: str | None = None) -> DynamicSceneGraph | None:
         """The DSG of video ``key``, else the one planned from ``text``, else ``None``."""

@@ -37,6 +37,20 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=t.positive_int)
     p.add_argument("--vae-path", help="stage-I VAE folder for stages II/III")
     p.add_argument(
+        "--data",
+        metavar="SOURCE",
+        help="world (default), folder:DIR[,CAPTIONS], webvid:CSV[,ROOT], msrvtt:ANNOTATIONS[,ROOT] or "
+        "ucf101:ROOT[,SPLITDIR]; real videos are encoded once into a latent cache (see docs/scaling.md)",
+    )
+    p.add_argument("--dsgs", help="real data, stage dsg: the DSGs of the captions (`dysen-vdm annotate` output)")
+    p.add_argument("--latent-cache", help="real data: the latent cache folder (built or resumed if incomplete)")
+    p.add_argument(
+        "--backbone-path",
+        help="a pretrained diffusers UNet3D/Latte folder (or a pipeline folder with unet/): DSG fusion as a "
+        "zero-init adapter, base frozen, only the DSG branch trained",
+    )
+    p.add_argument("--lora-rank", type=t.positive_int, help="with --backbone-path: also LoRA on the base (needs peft)")
+    p.add_argument(
         "--set",
         action="append",
         default=[],
@@ -59,7 +73,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             changes[key] = json.loads(raw)
         except json.JSONDecodeError:
             changes[key] = raw
-    for key in ("output_dir", "max_steps", "max_minutes", "batch_size", "vae_path"):
+    keys = ("output_dir", "max_steps", "max_minutes", "batch_size", "vae_path", "data", "dsgs", "latent_cache")
+    for key in (*keys, "backbone_path", "lora_rank"):
         val = getattr(args, key, None)
         if val is not None:
             changes[key] = val
@@ -95,16 +110,28 @@ def run_train(args: argparse.Namespace) -> None:
         from ..cli import check_out_dir
 
         check_out_dir(args.export, "--export")
-    world = WorldSource.from_config(cfg)
-    cache = (
-        cfg.data_cache or f"outputs/world-cache-{cfg.num_frames}x{cfg.resolution}-l{cfg.max_events}-n{cfg.train_size}"
-    )
     t0 = time.time()
-    build_cache(world, cache, cfg.train_size, workers=cfg.data_workers)
-    source = CachedSource.load(cache, world)
-    print(f"world data: {len(source)} videos in {cache} ({time.time() - t0:.0f} s)")
-    hook = world_eval_hook(cfg, world) if cfg.eval_every and cfg.stage != "vae" else None
+    hook = None
+    if cfg.data != "world":
+        from .real_source import prepare_real_source
+
+        source: Any = prepare_real_source(cfg)
+        print(f"real data {cfg.data}: {len(source)} cached clips ({time.time() - t0:.0f} s)")
+    else:
+        world = WorldSource.from_config(cfg)
+        cache = (
+            cfg.data_cache
+            or f"outputs/world-cache-{cfg.num_frames}x{cfg.resolution}-l{cfg.max_events}-n{cfg.train_size}"
+        )
+        build_cache(world, cache, cfg.train_size, workers=cfg.data_workers)
+        source = CachedSource.load(cache, world)
+        print(f"world data: {len(source)} videos in {cache} ({time.time() - t0:.0f} s)")
+        hook = world_eval_hook(cfg, world) if cfg.eval_every and cfg.stage != "vae" else None
     result = train(cfg, source, eval_hook=hook)
+    from accelerate import PartialState
+
+    if not PartialState().is_main_process:  # export (and its messages) belong to the main process
+        return
     print(
         f"trained {result['steps']} steps at {result['steps_per_s']:.2f} steps/s, final loss {result['final_loss']:.4f}"
     )

@@ -26,7 +26,16 @@ class TrainConfig:
 
     stage: str = "dsg"
     output_dir: str = "outputs/train"
-    # data: the procedural world (``vdm.world``) at this size
+    # data source: "world" (the procedural world below), or real videos through vdm.data:
+    # "folder:DIR", "webvid:CSV[,ROOT]", "msrvtt:ANNOTATIONS[,ROOT]", "ucf101:ROOT[,SPLITDIR]"
+    # (vdm.training.real_source)
+    data: str = "world"
+    dsgs: str | None = None  # real data, stage II: DSGs of the training videos (`dysen-vdm annotate` output)
+    latent_cache: str | None = None  # real data: encode-once latent cache folder (default under outputs/)
+    latent_shard_size: int = 256  # clips per cache shard
+    latent_dtype: str = "float16"  # storage dtype of cached latents
+    clip_seconds: float | None = 2.0  # real data: keyframes are taken evenly from a clip this long (paper: 2 s)
+    # the procedural world (``vdm.world``) at this size
     num_frames: int = 16
     resolution: int = 32
     max_events: int = 3
@@ -36,6 +45,9 @@ class TrainConfig:
     # models
     backbone_preset: str = "latte-tiny"
     backbone_overrides: dict[str, Any] = field(default_factory=dict)  # e.g. {"num_layers": 6}
+    backbone_path: str | None = None  # a pretrained diffusers UNet3D/Latte folder: adapter mode, base frozen
+    lora_rank: int = 0  # with backbone_path: LoRA of this rank on the base attention (needs `peft`); 0 = none
+    lora_alpha: float | None = None  # LoRA scale numerator (default: lora_rank)
     vae_preset: str = "vae-tiny"
     vae_path: str | None = None  # a stage-I VAE folder (save_pretrained) for stages II/III
     dsg_arch: str = "rgtrm"
@@ -85,6 +97,10 @@ class TrainConfig:
             "learning_rate": self.learning_rate > 0,
             "cond_dropout": 0.0 <= self.cond_dropout < 1.0,
             "num_frames": self.num_frames >= 1,
+            "data": self.data == "world" or self.data.partition(":")[0] in ("folder", "webvid", "msrvtt", "ucf101"),
+            "latent_shard_size": self.latent_shard_size >= 1,
+            "latent_dtype": self.latent_dtype in ("float16", "bfloat16", "float32"),
+            "lora_rank": self.lora_rank >= 0 and (self.lora_rank == 0 or self.backbone_path is not None),
         }
         for name, ok in checks.items():
             if not ok:

@@ -14,11 +14,18 @@ __all__ = ["VideoBatch", "VideoBatchSource"]
 
 @dataclass
 class VideoBatch:
-    """``video``: ``(B, F, 3, H, W)`` float in [-1, 1]; one caption and one (frame-aligned) gold DSG per video."""
+    """``video``: ``(B, F, 3, H, W)`` float in [-1, 1]; one caption and one (frame-aligned) gold DSG per video
+    (``None``: no DSG for that video, it trains as a dropped condition).
 
-    video: torch.Tensor
+    Sources of cached latents (:class:`~vdm.training.latent_cache.LatentSource`) give ``latents``
+    ``(B, C, F, h, w)`` (already scaled by the VAE's ``scaling_factor``) and ``video=None``: the trainer then
+    loads no VAE at all.
+    """
+
+    video: torch.Tensor | None
     captions: list[str]
-    dsgs: list[DynamicSceneGraph]
+    dsgs: list[DynamicSceneGraph | None]
+    latents: torch.Tensor | None = None
 
 
 @runtime_checkable

@@ -13,8 +13,10 @@ mixed precision, gradient checkpointing and multi-process data parallelism come 
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -87,12 +89,24 @@ def _text_cache(text: TextEncoder, device: torch.device) -> Callable[[list[str]]
 
 def build_models(cfg: TrainConfig, source: VideoBatchSource) -> tuple[DSGVideoDenoiser, DSGConditionEncoder | None]:
     overrides = dict(cfg.backbone_overrides)
-    if PRESETS[cfg.backbone_preset][0] == "latte":  # Latte's temporal position table has one row per frame
+    # Latte's temporal position table has one row per frame
+    if cfg.backbone_path is None and PRESETS[cfg.backbone_preset][0] == "latte":
         overrides.setdefault("video_length", cfg.num_frames)
     use_dsg = cfg.stage != "text"
-    denoiser = DSGVideoDenoiser.from_preset(
-        cfg.backbone_preset, overrides, dsg_dim=cfg.dsg_hidden if use_dsg else None, gate_init=cfg.gate_init
-    )
+    if cfg.backbone_path is not None:  # adapter mode: pretrained base, zero-gated DSG fusion, base frozen
+        from .pretrained import add_lora, freeze_base, load_pretrained_denoiser
+
+        denoiser = load_pretrained_denoiser(cfg.backbone_path, cfg.dsg_hidden if use_dsg else None)
+        if cfg.lora_rank:
+            add_lora(denoiser, cfg.lora_rank, cfg.lora_alpha)
+        trainable = freeze_base(denoiser)
+        if not use_dsg and not cfg.lora_rank:
+            raise ValueError("stage 'text' with --backbone-path and no LoRA has nothing to train (the base is frozen)")
+        log.info("pretrained backbone %s: %d trainable denoiser parameters", cfg.backbone_path, trainable)
+    else:
+        denoiser = DSGVideoDenoiser.from_preset(
+            cfg.backbone_preset, overrides, dsg_dim=cfg.dsg_hidden if use_dsg else None, gate_init=cfg.gate_init
+        )
     encoder = None
     if use_dsg:
         encoder = DSGConditionEncoder.from_vocab(
@@ -172,8 +186,13 @@ def train(
         if cfg.gradient_checkpointing:
             denoiser.enable_gradient_checkpointing()
         module = DenoiserTrainModule(denoiser, encoder)
-        vae = load_vae(cfg).to(acc.device).eval().requires_grad_(False)
+        # sources of cached latents need no VAE: the GPU memory and time go to the denoiser
+        vae = None if getattr(source, "provides_latents", False) else load_vae(cfg).to(acc.device).eval()
+        if vae is not None:
+            vae.requires_grad_(False)
         text = TextEncoder.from_pretrained(cfg.text_encoder_path)
+        if cfg.backbone_path is not None:
+            _check_text_width(denoiser, text)
         encode_text = _text_cache(text, acc.device)
         null_text = text([""], "cpu")
         noise_sched = _noise_scheduler(cfg)
@@ -182,18 +201,43 @@ def train(
     lr_sched = get_scheduler("constant_with_warmup", opt, num_warmup_steps=cfg.warmup_steps)
     ema = EMAModel(params, decay=cfg.ema_decay) if cfg.ema_decay else None
 
+    sharded = _is_sharded(acc)
+    if sharded and ema is not None:
+        raise ValueError("FSDP/DeepSpeed runs keep no EMA (the parameters are sharded): --set ema_decay=null")
     start = 0
     ckpt_dir = out / "checkpoints"
     last = latest_checkpoint(ckpt_dir)
-    if last is not None:
+    # a full checkpoint (model.safetensors: what single-process and DDP runs write) holds whole tensors, so a
+    # run resumes from it at any world size; a sharded one (FSDP/DeepSpeed, accelerate/) is reloaded below
+    if last is not None and (last / "model.safetensors").exists():
         state = load_checkpoint(last, module, opt, lr_sched, ema)
         start = int(state["step"])
         if ema is not None:
             ema.optimization_step = int(state.get("ema_step", start))
         acc.print(f"resumed from {last} at step {start}")
     module, opt = acc.prepare(module, opt)
+    if sharded:
+        acc.register_for_checkpointing(lr_sched)
+        if last is not None and (last / "accelerate").is_dir():
+            acc.load_state(str(last / "accelerate"))
+            start = int(json.loads((last / "state.json").read_text(encoding="utf-8"))["step"])
+            acc.print(f"resumed from {last} (sharded) at step {start}")
     if ema is not None:
         ema.to(acc.device)
+
+    def checkpoint(at: int) -> None:
+        extra = {"ema_step": ema.optimization_step if ema else 0, "config": asdict(cfg)}
+        if sharded:  # every rank writes its shard; then the bookkeeping, atomically, on the main process
+            target = ckpt_dir / f"step-{at:08d}"
+            acc.save_state(str(target / "accelerate"))
+            acc.wait_for_everyone()
+            if acc.is_main_process:
+                tmp = target / ".state.json.tmp"
+                tmp.write_text(json.dumps({"step": at, **extra}, indent=2), encoding="utf-8")
+                os.replace(tmp, target / "state.json")
+            return
+        if acc.is_main_process:
+            save_checkpoint(ckpt_dir, at, acc.unwrap_model(module), opt, lr_sched, ema, extra)
 
     planned: dict[str, DynamicSceneGraph] = {}
     if cfg.stage == "planner" and cfg.planned_dsgs:
@@ -209,7 +253,7 @@ def train(
             acc.print(f"time budget of {cfg.max_minutes} min reached at step {step}")
             break
         batch = source.batch(step * world + acc.process_index, cfg.batch_size)
-        video = batch.video.to(acc.device)
+        video = batch.video.to(acc.device) if batch.video is not None else None
         with acc.accumulate(module):
             if cfg.stage == "vae":
                 if acc.num_processes > 1:
@@ -228,8 +272,11 @@ def train(
                     dsgs = [planned[c] for c in batch.captions]
                 elif cfg.stage == "text":
                     dsgs = None
-                with torch.no_grad():
-                    latents = encode_video(vae, video)
+                if batch.latents is not None:
+                    latents = batch.latents.to(acc.device, torch.float32)
+                else:
+                    with torch.no_grad():
+                        latents = encode_video(vae, video)
                 noise = torch.randn_like(latents)
                 b = latents.shape[0]
                 t = torch.randint(0, noise_sched.config.num_train_timesteps, (b,), device=acc.device)
@@ -267,16 +314,8 @@ def train(
                 f"step {step:6d}  loss {sum(recent) / len(recent):.4f}  {rate:.2f} steps/s  "
                 f"lr {lr_sched.get_last_lr()[0]:.2e}"
             )
-        if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and acc.is_main_process:
-            save_checkpoint(
-                ckpt_dir,
-                step,
-                acc.unwrap_model(module),
-                opt,
-                lr_sched,
-                ema,
-                {"ema_step": ema.optimization_step if ema else 0, "config": asdict(cfg)},
-            )
+        if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+            checkpoint(step)
         if eval_hook is not None and cfg.eval_every and step % cfg.eval_every == 0 and acc.is_main_process:
             metrics = _with_ema(ema, params, lambda s=step: eval_hook(s, acc.unwrap_model(module)))
             acc.print(f"eval @ {step}: " + "  ".join(f"{k} {v:.3f}" for k, v in (metrics or {}).items()))
@@ -290,19 +329,38 @@ def train(
         output_dir=str(out),
         module=acc.unwrap_model(module),
     )
+    checkpoint(step)
+    if sharded:  # gather the full weights (every rank takes part) and export them from a plain copy
+        full = acc.get_state_dict(module)
+        if acc.is_main_process:
+            fresh = DenoiserTrainModule(*build_models(cfg, source))
+            fresh.load_state_dict(full)
+            _export(fresh, cfg, out)
+        acc.wait_for_everyone()
+        return result
     if acc.is_main_process:
         raw = acc.unwrap_model(module)
-        save_checkpoint(
-            ckpt_dir,
-            step,
-            raw,
-            opt,
-            lr_sched,
-            ema,
-            {"ema_step": ema.optimization_step if ema else 0, "config": asdict(cfg)},
-        )
         _with_ema(ema, params, lambda: _export(raw, cfg, out))
     return result
+
+
+def _is_sharded(acc: Any) -> bool:
+    """FSDP or DeepSpeed: parameters and optimizer state are sharded over the processes."""
+    from accelerate.utils import DistributedType
+
+    return acc.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
+
+
+def _check_text_width(denoiser: DSGVideoDenoiser, text: TextEncoder) -> None:
+    from ..models import BACKBONES
+
+    key = BACKBONES[denoiser.config.backbone].text_dim_key
+    want = denoiser.net.config.get(key)
+    if want is not None and int(want) != text.dim:
+        raise ValueError(
+            f"the backbone's {key} is {want} but the text encoder gives {text.dim}-wide states; pass the text "
+            "encoder the backbone was trained with (--set text_encoder_path=DIR, e.g. a pipeline's text_encoder)"
+        )
 
 
 def _with_ema(ema: Any, params: list[nn.Parameter], fn: Callable[[], Any]) -> Any:
@@ -322,7 +380,15 @@ def _export(module: nn.Module, cfg: TrainConfig, out: Path) -> None:
         module.save_pretrained(out / "vae")
         return
     assert isinstance(module, DenoiserTrainModule)
-    module.denoiser.save_pretrained(out / "denoiser")
+    denoiser = module.denoiser
+    if cfg.lora_rank:  # fold LoRA into a copy of the base: the saved denoiser loads without peft
+        import copy
+
+        from .pretrained import merge_lora
+
+        denoiser = copy.deepcopy(denoiser)
+        merge_lora(denoiser)
+    denoiser.save_pretrained(out / "denoiser")
     if module.dsg_encoder is not None:
         module.dsg_encoder.save_pretrained(out / "dsg_encoder")
 
