@@ -324,3 +324,10 @@ def test_strict_order_needs_both_events_in_the_gold_order():
     assert strict_order_accuracy(other, gold) == 0.0  # dsg.event_order would pair these by predicate
     assert strict_order_accuracy(EventSchedule(right.events[:1]), gold) == 0.0
     assert math.isnan(strict_order_accuracy(right, EventSchedule(gold.events[:1])))
+
+
+def test_dysen_pipeline_loader_returns_the_saved_subclass(data, tmp_path):
+    from vdm.pipelines import DysenVDMPipeline
+
+    _tiny_pipeline(data).save_pretrained(tmp_path / "p")
+    assert type(DysenVDMPipeline.from_pretrained(tmp_path / "p")) is SlotVDMPipeline

