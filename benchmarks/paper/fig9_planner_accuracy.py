@@ -9,7 +9,10 @@ accuracies (:func:`dsg.planning_accuracy`, normalised by the larger event count 
 * captions of the procedural world per difficulty level 1-6 against the world's gold schedules (the planner's
   schedule mapped onto the video's frame grid first, :class:`paperbench.planners.GridPlanner`);
 
-for the offline :class:`dysen.RuleBasedPlanner` and, with ``--llm-base-url`` and ``--llm-models``, for
+for the offline :class:`dysen.RuleBasedPlanner` (open vocabulary, the words as read; and, on the world sets, also
+with the world's closed vocabulary, :class:`dysen.rule_based.vocabulary.ClosedVocabulary` ``.from_world()``: the
+world's predicate, shape and colour *names*, onto which the planner maps free wording with spaCy structure and the
+MiniLM encoder; the captioner's synonym tables are not used) and, with ``--llm-base-url`` and ``--llm-models``, for
 :class:`dysen.LLMPlanner` on each model of an OpenAI-compatible server. ``--rehearse-llm`` runs the LLM path
 against dysen's fake oracle server (it answers Step I with the rule-based reading: a plumbing check, not an LLM
 measurement). Real captions (ActivityNet, YouCook2) have no gold triplets, only timestamps: their event order is
@@ -59,12 +62,15 @@ def world_gold(level: int, num: int, num_frames: int, seed: int) -> list[GoldCap
     ]
 
 
-def evaluate(name: str, planner: Planner, world_planner: Planner, args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Rows (one per evaluation set) of the Fig. 9 accuracies and event order for one planner."""
+def evaluate(
+    name: str, planner: Planner | None, world_planner: Planner, args: argparse.Namespace
+) -> list[dict[str, Any]]:
+    """Rows (one per evaluation set) of the Fig. 9 accuracies and event order for one planner
+    (``planner=None``: world sets only)."""
     rows = []
-    sets: list[tuple[str, Planner, list[GoldCaption]]] = [
-        (f"labelled {split}", planner, load_planner_gold(split=split)) for split in ("dev", "test")
-    ]
+    sets: list[tuple[str, Planner, list[GoldCaption]]] = []
+    if planner is not None:
+        sets += [(f"labelled {split}", planner, load_planner_gold(split=split)) for split in ("dev", "test")]
     sets += [
         (f"world level {k}", GridPlanner(world_planner, args.frames), world_gold(k, args.world, args.frames, args.seed))
         for k in range(1, 7)
@@ -137,9 +143,24 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     ap.add_argument("--llm-base-url", help="an OpenAI-compatible server for LLMPlanner rows")
     ap.add_argument("--llm-models", nargs="+", default=[], help="models of that server (e.g. two, as GPT-3.5/4)")
     ap.add_argument("--rehearse-llm", action="store_true", help="add LLMPlanner rows against dysen's fake server")
+    ap.add_argument(
+        "--no-world-vocabulary",
+        action="store_true",
+        help="skip the RuleBasedPlanner rows with the world's closed vocabulary (ClosedVocabulary.from_world())",
+    )
     ap.add_argument("--results", default=str(HERE / "results" / "fig9"))
     args = ap.parse_args(argv)
     rows = evaluate("RuleBasedPlanner", RuleBasedPlanner(), RuleBasedPlanner(colour_in_label=True), args)
+    if not args.no_world_vocabulary:
+        from dysen.rule_based.vocabulary import ClosedVocabulary
+
+        vocab = ClosedVocabulary.from_world()
+        rows += evaluate(
+            "RuleBasedPlanner + world vocabulary",
+            None,
+            RuleBasedPlanner(colour_in_label=True, vocabulary=vocab),
+            args,
+        )
     for model in args.llm_models if args.llm_base_url else []:
         rows += evaluate(
             f"LLMPlanner ({model})",

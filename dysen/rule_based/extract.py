@@ -819,6 +819,20 @@ class _Analyser:
             agents = [self.reg.agents[-1]] if self.reg.agents and not imperative else [self.reg.implicit()]
         return agents, None, False
 
+    def is_fronted(self, v: Any, conn: str | None, lo: int, nxt: Any | None) -> bool:
+        """Is the subordinate clause of ``v`` told before its main clause: ``"..., then before B, A"``
+        (parsed as ``advcl`` of a later verb, or its connective opens a clause and a comma closes it)?"""
+        if v.dep_ == "advcl" and v.head.i > v.i:
+            return True
+        if conn is None or nxt is None:
+            return False
+        word = conn.split()[0]
+        at = next((t for t in reversed(self.doc[lo : v.i]) if t.lower_ == word), None)
+        if at is None:
+            return False
+        opens = at.is_sent_start or self.doc[at.i - 1].lower_ in (",", "then", "and")
+        return opens and any(t.text == "," for t in self.doc[v.i + 1 : nxt.i])
+
     def is_description(self, v: Any, verbs: list[Any]) -> bool:
         """``"a man wearing a hat plays"``: a stative participle/relative clause describing a noun that
         has an action elsewhere in the sentence is a static scene fact, not an event."""
@@ -857,7 +871,9 @@ class _Analyser:
                         ev = ExtractedEvent(
                             agent, pred, target, self.lemma(v), s_idx, v.i, v.idx, group, conn, kind, sub
                         )
-                        ev.fronted = sub and v.dep_ == "advcl" and v.head.i > v.i
+                        ev.fronted = sub and self.is_fronted(
+                            v, conn, prev_verb, verbs[k + 1] if k + 1 < len(verbs) else None
+                        )
                         self.events.append(ev)
                     self.reg.agents.append(agent)
                 group += 1

@@ -80,6 +80,8 @@ class ClosedVocabulary:
         encoder: a :class:`dysen.selection.TextEncoder` (default: the shipped all-MiniLM-L6-v2, loaded on
             first use).
         min_similarity: cosine similarity below which a wording is kept as it is.
+        kind_similarity, kind_margin: a noun becomes a kind only with at least this similarity (read as
+            ``"a <noun>"``) and this lead over the second kind (``"man"``, ``"dog"`` stay as they are).
     """
 
     predicates: Sequence[str]
