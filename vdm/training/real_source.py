@@ -111,7 +111,7 @@ def prepare_real_source(cfg: TrainConfig) -> LatentSource:
             rank=state.process_index,
             world=state.num_processes,
         )
-        state.print(f"latent cache {root}: process {state.process_index} encoded {len(built)} shard(s)")
+        print(f"latent cache {root}: process {state.process_index} encoded {len(built)} shard(s)", flush=True)
         del vae
     state.wait_for_everyone()
     dsg_file = cfg.dsgs if cfg.stage == "dsg" else (cfg.planned_dsgs or cfg.dsgs) if cfg.stage == "planner" else None
