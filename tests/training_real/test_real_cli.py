@@ -46,7 +46,7 @@ def test_folder_to_generate_single_process(tmp_path):
     _generate(export, tmp_path / "gen")
 
 
-def test_two_processes_real_data_replicas_identical_then_generate(tmp_path):
+def test_two_processes_real_data_replicas_identical_then_generate(tmp_path, capsys):
     videos = write_video_folder(tmp_path / "videos")
     vae = save_tiny_vae(tmp_path / "vae")
     dsgs = tmp_path / "dsgs.jsonl"
@@ -69,3 +69,10 @@ def test_two_processes_real_data_replicas_identical_then_generate(tmp_path):
     assert ranks[0]["sum"] == ranks[1]["sum"] and ranks[0]["abs"] == ranks[1]["abs"]
     assert ranks[0]["first_captions"] != ranks[1]["first_captions"]  # each rank saw its own clips
     _generate(export, tmp_path / "gen")
+    # the 2-process checkpoint holds whole tensors: one process resumes from it (another world size)
+    capsys.readouterr()
+    resume = ["train", "--data", f"folder:{videos}", "--dsgs", str(dsgs), "--vae-path", str(vae)]
+    resume += ["--output-dir", str(out), "--latent-cache", str(tmp_path / "latents"), "--max-steps", "4"]
+    assert main([*resume, "--batch-size", "1", *_sets()]) == 0
+    said = capsys.readouterr().out
+    assert "at step 3" in said and "trained 4 steps" in said and "encoded" not in said  # cache reused as is
