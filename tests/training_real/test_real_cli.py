@@ -44,6 +44,11 @@ def test_folder_to_generate_single_process(tmp_path):
     assert (out / "denoiser").is_dir() and (export / "model_index.json").exists()
     assert len(list((tmp_path / "latents").glob("shard-*.safetensors"))) == 2
     _generate(export, tmp_path / "gen")
+    # stage III on the same cache: DSGs planned in the loop, vocabulary from a planned sample of captions
+    planner = ["train", "--data", f"folder:{videos}", "--vae-path", str(vae), "--output-dir", str(tmp_path / "s3")]
+    planner += ["--latent-cache", str(tmp_path / "latents"), "--max-steps", "1", "--batch-size", "2"]
+    assert main([*planner, *_sets("stage=planner")]) == 0
+    assert (tmp_path / "s3" / "dsg_encoder").is_dir()
 
 
 def test_two_processes_real_data_replicas_identical_then_generate(tmp_path, capsys):

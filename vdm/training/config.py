@@ -104,7 +104,8 @@ class TrainConfig:
         }
         for name, ok in checks.items():
             if not ok:
-                raise TrainConfigError(f"invalid {name}: {getattr(self, name)!r}")
+                hint = " (LoRA needs backbone_path: it adapts a pretrained base)" if name == "lora_rank" else ""
+                raise TrainConfigError(f"invalid {name}: {getattr(self, name)!r}{hint}")
 
     def to_json(self, path: str | os.PathLike[str]) -> None:
         Path(path).write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
