@@ -91,3 +91,11 @@ def test_backbone_errors(tmp_path):
     with pytest.raises(ValueError, match="lora_rank"):
         TrainConfig(lora_rank=4)  # LoRA is for a pretrained base only
     assert add_lora.__doc__
+
+
+def test_lora_without_peft_is_a_clear_error(unet_dir, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "peft", None)  # as if peft were not installed
+    with pytest.raises(PretrainedBackboneError, match=r"dysen-vdm\[lora\]"):
+        build_models(_cfg(unet_dir, tmp_path / "run", lora_rank=2), Latents())
