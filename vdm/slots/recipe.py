@@ -158,17 +158,17 @@ def stage_denoiser(args: argparse.Namespace) -> None:
     module = train_slot_denoiser(cfg, ae, data, _vocab(), empty_text=empty, eval_hook=hook)
     pipe = build_slot_pipeline(module.to("cpu"), ae, cfg)
     if args.tune_guidance:
-        _tune(pipe, run, args.tune_prompts)
+        _tune(pipe, run, args)
     export = run / "pipeline"
     pipe.to(torch.float16).save_pretrained(export)
     print(f"exported {export}")
 
 
-def _tune(pipe: Any, run: Path, prompts: int) -> None:
+def _tune(pipe: Any, run: Path, args: argparse.Namespace) -> None:
     """Choose guidance and noise scale on validation prompts; store them as the pipeline's defaults."""
     from ..training.world_eval import tune_sampling
 
-    best, table = tune_sampling(pipe, (1.0, 1.5, 2.0, 3.0), (1.0, 0.75, 0.5), num=prompts)
+    best, table = tune_sampling(pipe, args.guidance_grid, args.noise_grid, num=args.tune_prompts)
     for row in table:
         print("  ".join(f"{k} {v:.3f}" for k, v in row.items()), flush=True)
     (run / "sampling.json").write_text(json.dumps({"best": best, "val": table}, indent=2), "utf-8")
@@ -183,7 +183,7 @@ def stage_tune(args: argparse.Namespace) -> None:
     run = Path(args.out) / args.name
     pipe = SlotVDMPipeline.from_pretrained(run / "pipeline", dtype=torch.float32)
     pipe.set_progress_bar_config(disable=True)
-    _tune(pipe, run, args.tune_prompts)
+    _tune(pipe, run, args)
     pipe.to(torch.float16).save_pretrained(run / "pipeline")
 
 
@@ -245,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="denoiser: keep guidance 3 instead of choosing it on validation prompts",
     )
+    p.add_argument("--guidance-grid", type=float, nargs="+", default=[1.0, 1.5, 2.0, 3.0], help="tune: candidates")
+    p.add_argument("--noise-grid", type=float, nargs="+", default=[1.0, 0.75, 0.5], help="tune: noise scales")
     p.add_argument("--tune-prompts", type=int, default=24, help="denoiser: validation prompts per candidate setting")
     p.add_argument("--eval-prompts", type=int, default=16)
     p.add_argument("--eval-guidance", type=float, default=1.0, help="guidance of the in-training evaluation")
