@@ -101,3 +101,17 @@ def test_two_process_data_parallel_keeps_replicas_identical(tmp_path):
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert ranks[0]["steps"] == ranks[1]["steps"] == 3
     assert ranks[0]["sum"] == ranks[1]["sum"] and ranks[0]["abs"] == ranks[1]["abs"]
+
+
+def test_export_keeps_a_non_default_text_encoder(tmp_path):
+    """A run trained with ``text_encoder_path`` exports that encoder with the pipeline (not the built-in one)."""
+    from vdm.text import default_text_encoder_path
+    from vdm.training.export import export_pipeline
+
+    vae = train(_cfg(tmp_path / "vae", stage="vae", max_steps=1, ema_decay=None), TinySource())
+    assert vae["steps"] == 1
+    cfg = _cfg(tmp_path / "run", max_steps=1, vae_path=str(tmp_path / "vae" / "vae"))
+    cfg = cfg.override(text_encoder_path=str(default_text_encoder_path()))
+    train(cfg, TinySource())
+    out = export_pipeline(tmp_path / "run", tmp_path / "vae" / "vae", tmp_path / "pipe")
+    assert (out / "text_encoder" / "config.json").exists() and (out / "tokenizer").exists()

@@ -55,11 +55,19 @@ def export_pipeline(
         DSGConditionEncoder.from_pretrained(train_dir / "dsg_encoder") if (train_dir / "dsg_encoder").exists() else None
     )
     vae = AutoencoderKL.from_pretrained(vae_dir)
+    text_model = tokenizer = None
+    if cfg.text_encoder_path:  # a non-default text encoder (e.g. a CLIP backbone's) travels with the pipeline
+        from ..text import TextEncoder
+
+        text = TextEncoder.from_pretrained(cfg.text_encoder_path)
+        text_model, tokenizer = text.model, text.tokenizer
     pipe = DysenVDMPipeline(
         denoiser,
         vae,
         sampling_scheduler(cfg, sampler),
         encoder,
+        text_model,
+        tokenizer,
         planner_spec=cfg.planner_spec,
         planner_kwargs=cfg.planner_kwargs,
         num_frames=cfg.num_frames,
