@@ -211,15 +211,37 @@ class DysenVDMPipeline(DiffusionPipeline):
             latents = randn_tensor(shape, generator=generator, device=device, dtype=self.denoiser.dtype)
         elif tuple(latents.shape) != shape:
             raise PipelineInputError(f"latents must have shape {shape}, got {tuple(latents.shape)}")
-        self.scheduler.set_timesteps(num_inference_steps, device=device)
-        latents = latents * self.scheduler.init_noise_sigma
+        latents = self.denoise(latents, cond, guidance_scale, num_inference_steps, generator, callback_on_step_end)
+        used = [d if self.denoiser.uses_dsg else None for d in dsgs]
+        if output_type == "latent":
+            return DysenVDMPipelineOutput(latents, used, latents) if return_dict else (latents, used)
+        video = (decode_video(self.vae, latents.to(self.vae.dtype)) + 1) / 2  # (B, F, 3, H, W) in [0, 1]
+        return self.finish(video, used, output_type, interpolate, interpolator, return_dict)
+
+    def denoise(
+        self,
+        latents: torch.Tensor,
+        cond: dict[str, torch.Tensor | None],
+        guidance_scale: float,
+        num_inference_steps: int,
+        generator: torch.Generator | list[torch.Generator] | None,
+        callback_on_step_end: Callable[[Any, int, Any, dict[str, Any]], dict[str, Any]] | None,
+    ) -> torch.Tensor:
+        """The sampling loop every pipeline of this package shares: the scheduler's steps from ``latents``,
+        classifier-free guidance when ``guidance_scale > 1`` (``cond`` then holds the unconditional half
+        first), and ``callback_on_step_end`` after each step. Schedulers without ``init_noise_sigma`` /
+        ``scale_model_input`` (flow matching) use 1 and the identity."""
+        use_cfg = guidance_scale > 1.0
+        self.scheduler.set_timesteps(num_inference_steps, device=latents.device)
+        latents = latents * getattr(self.scheduler, "init_noise_sigma", 1.0)
+        scale_input = getattr(self.scheduler, "scale_model_input", None)
         step_kwargs = {}
         if "generator" in inspect.signature(self.scheduler.step).parameters:
             step_kwargs["generator"] = generator
-
         for i, t in enumerate(self.progress_bar(self.scheduler.timesteps)):
             inp = torch.cat([latents] * 2) if use_cfg else latents
-            inp = self.scheduler.scale_model_input(inp, t)
+            if scale_input is not None:
+                inp = scale_input(inp, t)
             pred = self.denoiser(
                 inp, t, cond["text"], cond["text_mask"], cond["dsg"], cond["dsg_mask"], return_dict=False
             )[0]
@@ -229,11 +251,18 @@ class DysenVDMPipeline(DiffusionPipeline):
             latents = self.scheduler.step(pred, t, latents, **step_kwargs).prev_sample
             if callback_on_step_end is not None:
                 latents = (callback_on_step_end(self, i, t, {"latents": latents}) or {}).get("latents", latents)
+        return latents
 
-        used = [d if self.denoiser.uses_dsg else None for d in dsgs]
-        if output_type == "latent":
-            return DysenVDMPipelineOutput(latents, used, latents) if return_dict else (latents, used)
-        video = (decode_video(self.vae, latents.to(self.vae.dtype)) + 1) / 2  # (B, F, 3, H, W) in [0, 1]
+    def finish(
+        self,
+        video: torch.Tensor,
+        used: list[DynamicSceneGraph | None],
+        output_type: str,
+        interpolate: int,
+        interpolator: Callable[[torch.Tensor], torch.Tensor] | None,
+        return_dict: bool,
+    ) -> DysenVDMPipelineOutput | tuple[Any, list[DynamicSceneGraph | None]]:
+        """Decoded keyframes ``(B, F, 3, H, W)`` in [0, 1] -> interpolated frames in ``output_type``."""
         keyframes = video
         if interpolate:
             from ..interpolation import interpolate as run_interpolation

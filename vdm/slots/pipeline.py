@@ -125,30 +125,10 @@ class SlotVDMPipeline(DysenVDMPipeline):
             latents = randn_tensor(shape, generator=generator, device=device, dtype=self.denoiser.dtype) * scale
         elif tuple(latents.shape) != shape:
             raise PipelineInputError(f"latents must have shape {shape}, got {tuple(latents.shape)}")
-        self.scheduler.set_timesteps(num_inference_steps, device=device)
-        for i, t in enumerate(self.progress_bar(self.scheduler.timesteps)):
-            inp = torch.cat([latents] * 2) if use_cfg else latents
-            pred = self.denoiser(
-                inp, t, cond["text"], cond["text_mask"], cond["dsg"], cond["dsg_mask"], return_dict=False
-            )[0]
-            if use_cfg:
-                pred_u, pred_c = pred.chunk(2)
-                pred = pred_u + guidance_scale * (pred_c - pred_u)
-            latents = self.scheduler.step(pred, t, latents).prev_sample
-            if callback_on_step_end is not None:
-                latents = (callback_on_step_end(self, i, t, {"latents": latents}) or {}).get("latents", latents)
+        latents = self.denoise(latents, cond, guidance_scale, num_inference_steps, generator, callback_on_step_end)
         used = [d if self.denoiser.uses_dsg else None for d in dsgs]
         raw = self.vae.denormalize(latents.float())
         if output_type == "latent":
             return DysenVDMPipelineOutput(raw, used, raw) if return_dict else (raw, used)
         video = self.vae.decode(raw.to(self.vae.dtype), hard=hard_edges).float()  # (B, F, 3, H, W) in [0, 1]
-        keyframes = video
-        if interpolate:
-            from ..interpolation import interpolate as run_interpolation
-
-            video = run_interpolation(video, times=interpolate, interpolator=interpolator)
-        frames, keys = self._postprocess(video, output_type), self._postprocess(keyframes, output_type)
-        self.maybe_free_model_hooks()
-        if not return_dict:
-            return frames, used
-        return DysenVDMPipelineOutput(frames, used, keys)
+        return self.finish(video, used, output_type, interpolate, interpolator, return_dict)
