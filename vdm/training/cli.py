@@ -8,15 +8,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from dsg import argtypes as t
+
 from .config import TRAIN_PRESETS, TrainConfig
 
 __all__ = ["add_evaluate_arguments", "add_train_arguments", "config_from_args", "run_evaluate", "run_train"]
-
-
-def _types() -> Any:
-    from .. import cli
-
-    return cli
 
 
 def _trust(p: argparse.ArgumentParser) -> None:
@@ -28,7 +24,6 @@ def _trust(p: argparse.ArgumentParser) -> None:
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    t = _types()
     p.add_argument("--preset", default="tiny", choices=sorted(TRAIN_PRESETS), help="named configuration")
     p.add_argument("--config", help="a train_config.json to start from (overrides the preset)")
     p.add_argument("--output-dir", help="where checkpoints and weights go (resumes if it holds checkpoints)")
@@ -147,7 +142,6 @@ def run_train(args: argparse.Namespace) -> None:
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     from ..cli import DEFAULT_MODEL
 
-    t = _types()
     p.add_argument("--model", default=str(DEFAULT_MODEL))
     p.add_argument("--num", type=t.positive_int, default=32, help="test prompts of the procedural world")
     p.add_argument(
