@@ -13,11 +13,9 @@ text-to-video model can be asked to draw an entity it was not told about.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import torch
 
 from dsg import DynamicSceneGraph, EventSchedule, SceneGraph
@@ -25,6 +23,7 @@ from dsg import DynamicSceneGraph, EventSchedule, SceneGraph
 from ..world.config import WorldConfig
 from ..world.parser import WorldParser, score_video
 from .world_source import WorldSource, is_clean
+from .world_source import _nanmean as _mean
 
 __all__ = [
     "evaluate_world_prompts",
@@ -45,11 +44,6 @@ _KEYS = (
     "kendall_tau",
     "shape_accuracy",
 )
-
-
-def _mean(xs: Sequence[float]) -> float:
-    vals = [x for x in xs if not math.isnan(x)]
-    return float(np.mean(vals)) if vals else float("nan")
 
 
 def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
