@@ -116,3 +116,50 @@ def test_align_errors():
         align(dsg, 0)
     with pytest.raises(DSGValidationError, match="num_steps"):
         frame_map(0, 3)
+
+
+def test_align_to_step_starts():
+    s = EventSchedule.from_tuples(
+        [("a", "run", None, (0, 1)), ("b", "jump", None, (1, 2)), ("c", "spin", None, (2, 3))]
+    )
+    dsg = schedule_to_dsg(s)
+    aligned = align(dsg, 16, step_starts=[3, 5, 12])
+    # frames before the first start show step 0; step k from its start to the next one's
+    assert [dsg.frames.index(sg) for sg in aligned.frames] == [0] * 5 + [1] * 7 + [2] * 4
+    assert [(e.start, e.end) for e in aligned.schedule.events] == [(0, 5), (5, 12), (12, 16)]
+    assert "step_starts=[3, 5, 12]" in aligned.provenance.steps[-1]
+    assert frame_map(3, 16, step_starts=[0, 8, 8]) == [0] * 8 + [2] * 8  # a step of no frames is skipped
+    assert align(dsg, 16, step_starts=None) == align(dsg, 16)
+
+
+@given(event_schedules(min_events=1), st.data())
+def test_align_to_step_starts_preserves_order(schedule, data):
+    dsg = schedule_to_dsg(schedule)
+    frames = data.draw(st.integers(1, 40))
+    starts = sorted(data.draw(st.lists(st.integers(0, frames - 1), min_size=dsg.num_frames, max_size=dsg.num_frames)))
+    fmap = frame_map(dsg.num_frames, frames, step_starts=starts)
+    assert fmap == sorted(fmap) and len(fmap) == frames
+    bounds = [0, *starts[1:]]
+    assert all(fmap[f] == max(k for k, b in enumerate(bounds) if b <= f) for f in range(frames))
+    aligned = align_schedule(schedule, frames, dsg.num_frames, step_starts=starts)
+    for a, b in itertools.pairwise(sorted(zip(schedule.events, aligned.events), key=lambda p: p[0].start)):
+        assert a[1].start <= b[1].start
+    assert all(0 <= e.start < e.end <= frames for e in aligned.events)
+
+
+@pytest.mark.parametrize(
+    "starts, match",
+    [
+        ([0, 5], "one frame per step"),
+        ([0, 5, 3], "non-decreasing"),
+        ([0, 5, 16], r"entry 2 must be a frame in \[0, 16\)"),
+        ([0, 5, True], "entry 2"),
+        ("abc", "sequence of frame indices"),
+    ],
+)
+def test_align_step_starts_errors(starts, match):
+    s = EventSchedule.from_tuples(
+        [("a", "run", None, (0, 1)), ("b", "jump", None, (1, 2)), ("c", "spin", None, (2, 3))]
+    )
+    with pytest.raises(DSGValidationError, match=match):
+        align(schedule_to_dsg(s), 16, step_starts=starts)

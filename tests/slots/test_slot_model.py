@@ -255,6 +255,15 @@ def test_recipe_runs_every_stage_and_resumes(tmp_path):
     assert main(["data", *common, "--size", "24", "--levels", "1", "2"]) == 0
     meta = json.loads((tmp_path / "run" / "data" / "meta.json").read_text())
     assert meta["videos"] > 0
+    # the same videos, each planned DSG aligned to its clip's event times
+    assert (
+        main(["data", *common, "--size", "24", "--levels", "1", "2", "--data-name", "timed", "--retime", "data"]) == 0
+    )
+    timed = json.loads((tmp_path / "run" / "timed" / "meta.json").read_text())
+    assert timed["videos"] == meta["videos"] and 0 < timed["clip_timed"] <= timed["videos"]
+    from vdm.slots.data import SlotData
+
+    assert all(d.num_frames == 16 for d in SlotData.load(tmp_path / "run" / "timed").dsgs)
     small = ["--width", "32", "--depth", "1", "--batch-size", "4"]
     assert main(["denoiser", *common, *small, "--steps", "2", "--no-tune-guidance"]) == 0
     assert main(["denoiser", *common, *small, "--steps", "3", "--tune-prompts", "3"]) == 0  # resumes from step 2
@@ -331,3 +340,37 @@ def test_dysen_pipeline_loader_returns_the_saved_subclass(data, tmp_path):
 
     _tiny_pipeline(data).save_pretrained(tmp_path / "p")
     assert type(DysenVDMPipeline.from_pretrained(tmp_path / "p")) is SlotVDMPipeline
+
+
+def test_planned_dsgs_align_to_the_clip_event_times():
+    import dsg
+    from vdm.slots.data import clip_step_starts
+
+    gold = dsg.EventSchedule.from_tuples(
+        [("a", "jump", None, (3, 6)), ("b", "grow", None, (3, 7)), ("a", "rotate", None, (9, 13))], time_unit="frame"
+    )
+    gold_dsg = dsg.schedule_to_dsg(gold)
+    plan = dsg.schedule_to_dsg(
+        dsg.EventSchedule.from_tuples(
+            [("b", "grow", None, (0, 1)), ("a", "jump", None, (0, 1)), ("a", "rotate", None, (1, 2))]
+        )
+    )
+    assert clip_step_starts(plan, gold_dsg) == [3, 9]
+    timed = dsg.align(plan, 16, step_starts=clip_step_starts(plan, gold_dsg))
+    assert sorted((e.start, e.predicate) for e in timed.schedule.events) == [(0, "grow"), (0, "jump"), (9, "rotate")]
+    assert timed.frames[8] == plan.frames[0] and timed.frames[9] == plan.frames[1]
+    # a plan that tells other events, or the same ones in another order, keeps the even alignment
+    other = dsg.schedule_to_dsg(
+        dsg.EventSchedule.from_tuples([("a", "rotate", None, (0, 1)), ("a", "jump", None, (1, 2))])
+    )
+    assert clip_step_starts(other, gold_dsg) is None
+    assert clip_step_starts(plan, plan) is None  # a gold in steps, not frames
+
+
+def test_learning_rate_warms_up_then_decays_to_zero():
+    from vdm.slots.training import SlotTrainConfig, lr_factor
+
+    cfg = SlotTrainConfig(warmup=10, max_steps=100)
+    assert lr_factor(cfg, 0) == pytest.approx(0.1) and lr_factor(cfg, 50) == 1.0 and lr_factor(cfg, 99) == 1.0
+    cfg = SlotTrainConfig(warmup=10, max_steps=100, decay_from=60)
+    assert lr_factor(cfg, 59) == 1.0 and lr_factor(cfg, 80) == pytest.approx(0.5) and lr_factor(cfg, 100) == 0.0

@@ -34,7 +34,7 @@ from ..world.dataset import WorldDataset
 from ..world.render import render_batch
 from .autoencoder import SlotAutoencoder
 
-__all__ = ["SlotData", "build_slot_data", "empty_slot"]
+__all__ = ["SlotData", "build_slot_data", "clip_step_starts", "empty_slot", "world_golds"]
 
 
 def empty_slot(ae: SlotAutoencoder, z: torch.Tensor) -> torch.Tensor:
@@ -88,6 +88,22 @@ class SlotData:
             dict(self.meta),
         )
 
+    def with_clip_times(self, golds: Sequence[DynamicSceneGraph | None], num_frames: int | None = None) -> SlotData:
+        """The same videos with each planned DSG aligned to its clip's event times
+        (:func:`clip_step_starts`, :func:`dsg.align` with ``step_starts``) instead of spread evenly over
+        the ``num_frames`` frames (default: the latents' frame count). Where the plan and the clip tell
+        different events the even alignment is kept; ``meta["clip_timed"]`` counts the retimed DSGs."""
+        if len(golds) != len(self):
+            raise ValueError(f"{len(golds)} gold DSGs for {len(self)} videos")
+        frames = int(self.z.shape[1]) if num_frames is None else num_frames
+        out, timed = [], 0
+        for planned, gold in zip(self.dsgs, golds):
+            starts = None if gold is None else clip_step_starts(planned, gold)
+            timed += starts is not None
+            out.append(dsg.align(planned, frames, step_starts=starts))
+        meta = {**self.meta, "clip_timed": timed}
+        return SlotData(self.z, self.num_entities, self.captions, out, self.text, self.text_mask, self.skipped, meta)
+
     def save(self, directory: str | os.PathLike[str]) -> None:
         """Tensors to safetensors, DSGs to JSON Lines (no pickle)."""
         root = Path(directory)
@@ -108,6 +124,49 @@ class SlotData:
         return cls(t["z"], t["num_entities"], captions, dsgs, t["text"], t["text_mask"])
 
 
+def clip_step_starts(planned: DynamicSceneGraph, gold: DynamicSceneGraph) -> list[int] | None:
+    """The frame of its clip at which each step of a planned DSG begins, read from the clip's gold events.
+
+    Step ``k`` of the plan must begin the same events (agent, predicate, target; as a multiset) as the
+    ``k``-th group of gold events that start together; then step ``k`` begins at that group's start
+    frame (gold schedules are in frames). ``None`` when the plan and the clip do not tell the same events
+    in the same order (a planning error, or steps that begin no event): keep the even alignment then.
+    """
+    ps, gs = planned.schedule, gold.schedule
+    if ps is None or gs is None or planned.num_frames == 0 or gs.time_unit != "frame":
+        return None
+    steps: list[list[tuple[Any, ...]]] = [[] for _ in range(planned.num_frames)]
+    for ev in ps.events:
+        if not 0 <= ev.start < planned.num_frames:
+            return None
+        steps[ev.start].append((ev.agent, ev.predicate, ev.target))
+    groups: dict[int, list[tuple[Any, ...]]] = {}
+    for ev in gs.events:
+        groups.setdefault(ev.start, []).append((ev.agent, ev.predicate, ev.target))
+    starts = sorted(groups)
+    if len(starts) != len(steps) or any(sorted(st) != sorted(groups[f]) for st, f in zip(steps, starts)):
+        return None
+    return starts
+
+
+def world_golds(captions: Sequence[str], dataset: WorldDataset) -> list[DynamicSceneGraph | None]:
+    """The prompted gold DSG of each caption's video in ``dataset`` (the world data a :class:`SlotData`
+    was built from, in order, some videos left out): matched in order by caption; ``None`` where no
+    video is left to match."""
+    out: list[DynamicSceneGraph | None] = []
+    i = 0
+    for caption in captions:
+        gold = None
+        while i < len(dataset):
+            sample = dataset.world.sample(dataset.seed_of(i))
+            i += 1
+            if sample.text == caption:
+                gold = prompted_gold(sample.dsg)
+                break
+        out.append(gold)
+    return out
+
+
 def build_slot_data(
     ae: SlotAutoencoder,
     size: int,
@@ -120,11 +179,13 @@ def build_slot_data(
     text_encoder: Callable[[list[str]], tuple[torch.Tensor, torch.Tensor]] | None = None,
     max_slots: int = 4,
     chunk: int = 256,
+    clip_times: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> SlotData:
     """Render ``size`` world videos of ``split`` and turn them into :class:`SlotData`.
 
     ``planner``: DSGs planned from the captions (stage III); ``None``: the gold DSGs (stage II).
+    ``clip_times``: each planned DSG aligned to its clip's event times (:meth:`SlotData.with_clip_times`).
     ``text_encoder``: ``fn(captions) -> (states, mask)``; ``None`` keeps empty text tensors.
     """
     config = config or WorldConfig(num_frames=16, height=ae.config.sample_size, width=ae.config.sample_size)
@@ -138,7 +199,10 @@ def build_slot_data(
         with torch.no_grad():
             z = ae.encode(video, rendered.masks)
         for k, s in enumerate(samples):
-            graph = planner.plan(s.text) if planner is not None else prompted_gold(s.dsg)
+            gold = prompted_gold(s.dsg)
+            graph = planner.plan(s.text) if planner is not None else gold
+            if clip_times and planner is not None:
+                graph = dsg.align(graph, config.num_frames, step_starts=clip_step_starts(graph, gold))
             ids = [e.id for e in s.scene.entities]
             order = [e.id for e in graph.entities]
             if not set(order) <= set(ids) or not order or len(order) > max_slots:

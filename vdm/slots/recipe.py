@@ -5,7 +5,8 @@ Stages (each skips what is already done, so rerunning the command resumes):
 * ``autoencoder``: stage I, :func:`~vdm.slots.training.train_slot_autoencoder` -> ``DIR/autoencoder``;
 * ``data``: world training videos -> slot latents + planned DSGs + text states -> ``DIR/data``
   (``--planner-kwargs`` e.g. ``'{"imagine": false}'`` for the "w/o imagination" ablation, ``--gold`` for
-  stage II on gold DSGs);
+  stage II on gold DSGs, ``--clip-times`` to align each planned DSG to its clip's event times, ``--retime
+  BASE`` to do that for the videos of an existing data folder);
 * ``denoiser``: stage III, :func:`~vdm.slots.training.train_slot_denoiser` -> ``DIR/<name>/checkpoints``,
   then the exported fp16 pipeline in ``DIR/<name>/pipeline``; ``--text-only`` for "w/o Dysen",
   ``--encoder rgnn`` for "RGTrm -> RGNN";
@@ -58,7 +59,7 @@ def stage_autoencoder(args: argparse.Namespace) -> None:
 def stage_data(args: argparse.Namespace) -> None:
     from ..pipelines import load_planner
     from .autoencoder import SlotAutoencoder
-    from .data import SlotData, build_slot_data
+    from .data import SlotData, build_slot_data, world_golds
 
     out = Path(args.out) / (args.data_name or "data")
     if (out / "slots.safetensors").exists():
@@ -68,6 +69,11 @@ def stage_data(args: argparse.Namespace) -> None:
     kwargs = {"colour_in_label": True, **json.loads(args.planner_kwargs or "{}")}
     planner = None if args.gold else load_planner(args.planner, **kwargs)
     t0 = time.time()
+    if args.retime:  # the videos of another data folder, their DSGs aligned to the clips' event times
+        base = SlotData.load(Path(args.out) / args.retime)
+        data = base.with_clip_times(world_golds(base.captions, _train_world(args)))
+        _save_data(data, out, args, kwargs, t0)
+        return
     if args.replan:  # the videos of another data folder, planned again (no rendering, no text encoding)
         if planner is None:
             raise SystemExit("--replan needs a planner (not --gold)")
@@ -87,13 +93,32 @@ def stage_data(args: argparse.Namespace) -> None:
         planner=planner,
         text_encoder=lambda c: text(c, "cpu"),
         seed=args.seed,
+        clip_times=args.clip_times,
         progress=progress,
     )
     _save_data(data, out, args, kwargs, t0)
 
 
+def _train_world(args: argparse.Namespace) -> Any:
+    """The world training videos ``data`` renders (the same split, size, levels and seed)."""
+    from ..world.config import WorldConfig
+    from ..world.dataset import WorldDataset
+
+    config = WorldConfig(num_frames=16, height=32, width=32)
+    return WorldDataset("train", args.size, config=config, difficulty=list(args.levels), seed=args.seed)
+
+
 def _save_data(data: Any, out: Path, args: argparse.Namespace, kwargs: dict[str, Any], t0: float) -> None:
-    data.meta.update({"planner": args.planner, "planner_kwargs": kwargs, "gold": args.gold, "replan": args.replan})
+    data.meta.update(
+        {
+            "planner": args.planner,
+            "planner_kwargs": kwargs,
+            "gold": args.gold,
+            "replan": args.replan,
+            "retime": args.retime,
+            "clip_times": bool(args.clip_times or args.retime),
+        }
+    )
     data.save(out)
     (out / "meta.json").write_text(json.dumps({**data.meta, "videos": len(data), "skipped": data.skipped}), "utf-8")
     print(f"data: {len(data)} videos ({data.skipped} skipped: planned entities differ) in {time.time() - t0:.0f} s")
@@ -116,7 +141,12 @@ def _eval_hook(args: argparse.Namespace, ae: Any, cfg: Any) -> Any:
         try:
             pipe = build_slot_pipeline(module, ae, cfg)
             m = evaluate_world_prompts(
-                pipe, num=args.eval_prompts, levels=(1, 2, 3), split="val", guidance=args.eval_guidance
+                pipe,
+                num=args.eval_prompts,
+                levels=(1, 2, 3),
+                split="val",
+                guidance=args.eval_guidance,
+                sampling=None if args.eval_noise_scale is None else {"noise_scale": args.eval_noise_scale},
             )
         finally:
             module.train(was)
@@ -143,6 +173,7 @@ def stage_denoiser(args: argparse.Namespace) -> None:
         depth=args.depth,
         batch_size=args.batch_size,
         lr=args.lr,
+        decay_from=args.decay_from,
         max_steps=args.steps or 100_000,
         minutes=args.minutes,
         eval_every=args.eval_every,
@@ -230,6 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--planner-kwargs", default=None, help="JSON, merged over {'colour_in_label': true}")
     p.add_argument("--gold", action="store_true", help="data: gold DSGs (stage II) instead of planned ones")
     p.add_argument("--replan", default=None, help="data: re-plan the videos of this data folder (e.g. data)")
+    p.add_argument(
+        "--clip-times",
+        action="store_true",
+        help="data: align each planned DSG to its clip's event times (not spread evenly)",
+    )
+    p.add_argument("--retime", default=None, help="data: the videos of this data folder, DSGs aligned to clip times")
     p.add_argument("--text-only", action="store_true", help="denoiser: the 'w/o Dysen' ablation")
     p.add_argument("--encoder", default="rgtrm", help="DSG encoder: rgtrm, rgnn, transformer, gat, gcn")
     p.add_argument("--recurrence", default="paper", help="RGTrm eq. 4 mode: paper, scan, none")
@@ -237,6 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--depth", type=int, default=4)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument(
+        "--decay-from", type=int, default=None, help="denoiser: decay the learning rate linearly to 0 from this step"
+    )
     p.add_argument("--bf16", action="store_true")
     p.add_argument("--eval-every", type=int, default=0)
     p.add_argument(
@@ -250,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tune-prompts", type=int, default=24, help="denoiser: validation prompts per candidate setting")
     p.add_argument("--eval-prompts", type=int, default=16)
     p.add_argument("--eval-guidance", type=float, default=1.0, help="guidance of the in-training evaluation")
+    p.add_argument("--eval-noise-scale", type=float, default=None, help="noise scale of the in-training evaluation")
     p.add_argument("--model", default=None, help="evaluate: pipeline folder (default: --out/--name/pipeline)")
     p.add_argument("--num", type=int, default=96, help="evaluate: test prompts (spread over --levels)")
     p.add_argument("--no-swap", action="store_true", help="evaluate: skip the DSG-swap check")

@@ -53,6 +53,7 @@ class SlotTrainConfig:
     batch_size: int = 64
     lr: float = 1e-3
     warmup: int = 200
+    decay_from: int | None = None
     weight_decay: float = 0.01
     ema_decay: float = 0.999
     p_uncond: float = 0.1
@@ -165,6 +166,16 @@ def _build_module(
     return SlotTrainModule(den, enc)
 
 
+def lr_factor(cfg: SlotTrainConfig, step: int) -> float:
+    """Learning-rate multiplier at ``step``: linear warm-up over ``cfg.warmup`` steps, then constant, then
+    (with ``cfg.decay_from``) a linear decay to 0 at ``cfg.max_steps``. The factor depends on the step
+    only, so a resumed run, or one continued with a later ``decay_from``, follows the same schedule."""
+    warm = min(1.0, (step + 1) / max(1, cfg.warmup))
+    if cfg.decay_from is None or step < cfg.decay_from:
+        return warm
+    return warm * max(0.0, 1.0 - (step - cfg.decay_from) / max(1, cfg.max_steps - cfg.decay_from))
+
+
 def flow_matching_loss(
     module: SlotTrainModule,
     x0: torch.Tensor,
@@ -212,7 +223,7 @@ def train_slot_denoiser(
     module = _build_module(cfg, ae, vocab, data.text.shape[-1], max_slots).to(device)
     params = [p for p in module.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, cfg.warmup)))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(cfg, s))
     ema = EMAModel(params, decay=cfg.ema_decay)
     start = 0
     ckpt = latest_checkpoint(out / "checkpoints")
