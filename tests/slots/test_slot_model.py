@@ -274,6 +274,14 @@ def test_recipe_runs_every_stage_and_resumes(tmp_path):
     assert index["default_guidance"] == tuned["best"]["guidance"]
     assert index["default_noise_scale"] == tuned["best"]["noise_scale"]
     assert len(tuned["val"]) == 12
+    # a later session without the checkpoints continues from the exported fp16 weights
+    exported = str(tmp_path / "run" / "dsg" / "pipeline")
+    cont = ["--name", "dsg-cont", "--init-from", exported, "--init-step", "3", "--no-tune-guidance"]
+    assert main(["denoiser", *common, *small, *cont, "--steps", "4"]) == 0
+    assert sorted(p.name for p in (tmp_path / "run" / "dsg-cont" / "checkpoints").glob("step-*")) == ["step-00000004"]
+    with pytest.raises(ValueError, match="do not fit this model"):
+        wide = ["--width", "64", "--depth", "1", "--batch-size", "4"]
+        main(["denoiser", *common, *wide, "--name", "dsg-wide", "--init-from", exported, "--steps", "1"])
     assert main(["tune", *common, "--tune-prompts", "3"]) == 0  # re-tune the exported pipeline
     assert json.loads((tmp_path / "run" / "dsg" / "pipeline" / "model_index.json").read_text())["default_guidance"]
     report = tmp_path / "eval.json"
@@ -374,3 +382,7 @@ def test_learning_rate_warms_up_then_decays_to_zero():
     assert lr_factor(cfg, 0) == pytest.approx(0.1) and lr_factor(cfg, 50) == 1.0 and lr_factor(cfg, 99) == 1.0
     cfg = SlotTrainConfig(warmup=10, max_steps=100, decay_from=60)
     assert lr_factor(cfg, 59) == 1.0 and lr_factor(cfg, 80) == pytest.approx(0.5) and lr_factor(cfg, 100) == 0.0
+    # a run started from exported weights at step 40 warms up again, then follows the same decay
+    cfg = SlotTrainConfig(warmup=10, max_steps=100, decay_from=60, init_from="w", init_step=40)
+    assert lr_factor(cfg, 40) == pytest.approx(0.1) and lr_factor(cfg, 55) == 1.0
+    assert lr_factor(cfg, 80) == pytest.approx(0.5)

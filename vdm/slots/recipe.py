@@ -174,6 +174,8 @@ def stage_denoiser(args: argparse.Namespace) -> None:
         batch_size=args.batch_size,
         lr=args.lr,
         decay_from=args.decay_from,
+        init_from=args.init_from,
+        init_step=args.init_step,
         max_steps=args.steps or 100_000,
         minutes=args.minutes,
         eval_every=args.eval_every,
@@ -277,6 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--decay-from", type=int, default=None, help="denoiser: decay the learning rate linearly to 0 from this step"
     )
+    p.add_argument(
+        "--init-from",
+        default=None,
+        help="denoiser: start a run that has no checkpoint from an exported pipeline (e.g. vdm/weights/default)",
+    )
+    p.add_argument("--init-step", type=int, default=0, help="denoiser: the step those weights were trained to")
     p.add_argument("--bf16", action="store_true")
     p.add_argument("--eval-every", type=int, default=0)
     p.add_argument(

@@ -54,6 +54,8 @@ class SlotTrainConfig:
     lr: float = 1e-3
     warmup: int = 200
     decay_from: int | None = None
+    init_from: str | None = None
+    init_step: int = 0
     weight_decay: float = 0.01
     ema_decay: float = 0.999
     p_uncond: float = 0.1
@@ -169,8 +171,10 @@ def _build_module(
 def lr_factor(cfg: SlotTrainConfig, step: int) -> float:
     """Learning-rate multiplier at ``step``: linear warm-up over ``cfg.warmup`` steps, then constant, then
     (with ``cfg.decay_from``) a linear decay to 0 at ``cfg.max_steps``. The factor depends on the step
-    only, so a resumed run, or one continued with a later ``decay_from``, follows the same schedule."""
-    warm = min(1.0, (step + 1) / max(1, cfg.warmup))
+    only, so a resumed run, or one continued with a later ``decay_from``, follows the same schedule. A run
+    started from exported weights (``cfg.init_from``, fresh optimizer moments) warms up again from
+    ``cfg.init_step``."""
+    warm = min(1.0, (step - cfg.init_step + 1) / max(1, cfg.warmup))
     if cfg.decay_from is None or step < cfg.decay_from:
         return warm
     return warm * max(0.0, 1.0 - (step - cfg.decay_from) / max(1, cfg.max_steps - cfg.decay_from))
@@ -197,6 +201,35 @@ def flow_matching_loss(
     return torch.mean((pred.float() - (eps - x0).float()) ** 2)
 
 
+def load_exported_weights(module: SlotTrainModule, pipeline_dir: str | Path) -> None:
+    """Load an exported pipeline's (fp16 EMA) denoiser and DSG encoder weights into ``module``, in its dtype.
+
+    How a run continues in a session that has the committed weights but not the run's checkpoints (the
+    optimizer moments start afresh; see :func:`lr_factor`). Raises :class:`ValueError` naming the folder
+    when a component is missing or does not fit the configured model.
+    """
+    from safetensors.torch import load_file
+
+    root = Path(pipeline_dir)
+    parts = {"denoiser": module.denoiser, "dsg_encoder": module.dsg_encoder}
+    for name, part in parts.items():
+        if part is None:
+            continue
+        file = root / name / "diffusion_pytorch_model.safetensors"
+        if not file.is_file():
+            raise ValueError(f"init_from: {root} has no {name} weights ({file} is missing)")
+        state = load_file(str(file))
+        ref = part.state_dict()
+        wrong = sorted(k for k in ref if k not in state or state[k].shape != ref[k].shape)
+        extra = sorted(k for k in state if k not in ref)
+        if wrong or extra:
+            raise ValueError(
+                f"init_from: the {name} weights in {root} do not fit this model "
+                f"(missing or other shape: {wrong[:3]}, unexpected: {extra[:3]}); check --width/--depth/--encoder"
+            )
+        part.load_state_dict({k: v.to(ref[k].dtype) for k, v in state.items()})
+
+
 def train_slot_denoiser(
     cfg: SlotTrainConfig,
     ae: SlotAutoencoder,
@@ -221,12 +254,17 @@ def train_slot_denoiser(
     device = torch.device(cfg.device)
     max_slots = data.z.shape[2]
     module = _build_module(cfg, ae, vocab, data.text.shape[-1], max_slots).to(device)
+    ckpt = latest_checkpoint(out / "checkpoints")
+    start = 0
+    if ckpt is None and cfg.init_from is not None:
+        load_exported_weights(module, cfg.init_from)
+        start = cfg.init_step
+        log(f"initialised from the exported weights in {cfg.init_from}, continuing at step {start}")
     params = [p for p in module.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(cfg, s))
+    # the scheduler counts from the run's first step here (init_step for a run started from weights)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(cfg, s + cfg.init_step))
     ema = EMAModel(params, decay=cfg.ema_decay)
-    start = 0
-    ckpt = latest_checkpoint(out / "checkpoints")
     if ckpt is not None:
         start = int(load_checkpoint(ckpt, module, opt, sched, ema)["step"])
         ema.to(device)
