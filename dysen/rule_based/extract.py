@@ -99,6 +99,8 @@ class ExtractedEvent:
     end: int = 1
     fronted: bool = False
     """A subordinate clause before its main clause ("then, *before B*, A")."""
+    joined: bool = False
+    """The clause is joined to the one before it by a plain ``and`` (no connective of its own)."""
 
 
 @dataclass
@@ -166,6 +168,13 @@ class _Registry:
             if self.label[ident] not in lx.REFERRING_HEADS and self._described(self.attrs[ident], said):
                 self.mentions.append((token, ident))
                 return ident
+        colours = said & lx.COLOURS
+        for _, ident in reversed(self.mentions):  # "the cyan shape appears ... the small cyan one"
+            have = self.attrs[ident]
+            if self.label[ident] in lx.REFERRING_HEADS and colours and colours <= have and self._compatible(have, said):
+                self.attrs[ident] |= said
+                self.mentions.append((token, ident))
+                return ident
         return None
 
     def _new_id(self, label: str) -> str:
@@ -202,6 +211,60 @@ class _Registry:
 
     def implicit(self) -> str:
         return self.add(Mention(self.implicit_agent, person=True), -1)
+
+    def resolve_kindless(self, default_kind: str | None = None) -> dict[str, str]:
+        """Entities first introduced without a kind (``"the yellow one appears"`` with no yellow entity
+        before it) that a later mention names: ``"... the yellow triangle turns green"``. A kind-less entity
+        merges into the one later entity of a kind first mentioned after it that has its colour, or, when
+        there is none, into the one later colourless mention of a kind (``"the triangle rotates"``). Those
+        still without a kind get ``default_kind`` when given. A kind-less expression that names only a
+        size (``"the little one"``) merges into the one later entity of that size. Returns
+        ``{old id: new id}`` of merged or renamed entities (the registry is updated)."""
+        first: dict[str, int] = {}
+        for tok, ident in self.mentions:
+            first.setdefault(ident, tok)
+
+        def kinded(ident: str) -> bool:  # a kind of thing ("a colour" as in "turns to magenta" is none)
+            label = self.label[ident]
+            return label not in lx.REFERRING_HEADS and label not in lx.ATTRIBUTE_WORDS and not self.person[ident]
+
+        mapping: dict[str, str] = {}
+        kindless = [i for i in self.label if self.label[i] in lx.REFERRING_HEADS and not self.person[i]]
+        for ident in sorted(kindless, key=lambda i: first.get(i, -1)):
+            colours = self.attrs[ident] & lx.COLOURS
+            later = [
+                c
+                for c in self.label
+                if kinded(c)
+                and c not in mapping.values()
+                and first.get(c, -1) > first.get(ident, -1)
+                and self._compatible(self.attrs[c], self.attrs[ident])
+            ]
+            pick = [c for c in later if colours and colours <= self.attrs[c]]
+            if not pick and colours:  # the one colourless mention of a kind, before or after ("the block")
+                pick = [
+                    c
+                    for c in self.label
+                    if kinded(c)
+                    and c not in mapping.values()
+                    and not self.attrs[c] & lx.COLOURS
+                    and self._compatible(self.attrs[c], self.attrs[ident])
+                ]
+            sizes = self._size_classes(self.attrs[ident] & lx.SIZES)
+            if not colours and sizes:  # "the little one shows up ... the tiny yellow dot"
+                pick = [c for c in later if sizes <= self._size_classes(self.attrs[c] & lx.SIZES)]
+            if len(pick) == 1:
+                mapping[ident] = pick[0]
+                self.attrs[pick[0]] |= self.attrs[ident]
+            elif default_kind is not None:
+                mapping[ident] = self._new_id(default_kind)
+                self.label[mapping[ident]] = default_kind
+                self.attrs[mapping[ident]] = set(self.attrs[ident])
+                self.person[mapping[ident]] = False
+        for old in mapping:
+            del self.label[old], self.attrs[old], self.person[old]
+        self.mentions = [(tok, mapping.get(i, i)) for tok, i in self.mentions]
+        return mapping
 
     def pronoun(self, word: str, token: int, *, subject: bool, exclude: str | None = None) -> str:
         """Resolve a pronoun: a subject pronoun prefers the latest fitting agent, an object pronoun the
@@ -355,11 +418,15 @@ def _is_boundary(tok: Any) -> bool:
 def _verb_lemma_of_noun(tok: Any, verbs: frozenset[str]) -> str | None:
     """The verb a token tagged as a noun could be: ``jumps`` -> ``jump``, ``drinking`` -> ``drink``."""
     low = tok.lower_
-    if tok.tag_ in ("NNS", "NN") and not low.endswith("ing"):
+    if tok.tag_ in ("NNS", "NN", "NNPS") and not low.endswith("ing"):
         lemma = tok.lemma_.lower()
-        if lemma not in verbs and tok.tag_ == "NNS" and low.endswith("shes") and low[:-2] in verbs:
+        if lemma not in verbs and tok.tag_ != "NN" and low.endswith("shes") and low[:-2] in verbs:
             return low[:-2]  # "vanishes", lemmatised as the noun "vanishe"
+        if lemma not in verbs and tok.tag_ == "NNPS" and low.endswith("s") and low[:-1] in verbs:
+            return low[:-1]  # "the box twirls" read as a proper noun "Box Twirls"
         return lemma if lemma in verbs else None
+    if tok.tag_ == "NNP" and low.endswith("s") and low[:-1] in verbs:
+        return low[:-1]  # "the cyan ball slides left": "Ball Slides"
     if tok.tag_ == "NN" and low.endswith("ing") and len(low) > 5:
         stem = low[:-3]
         for cand in (stem, stem + "e", stem[:-1] if len(stem) > 2 and stem[-1] == stem[-2] else ""):
@@ -395,10 +462,20 @@ def _misread_verbs(doc: Any, verbs: frozenset[str]) -> list[_Edit]:
                 if all(x.pos_ in ("DET", "ADJ", "NOUN", "PROPN", "NUM") for x in span):
                     edits.append(_Edit(verb.left_edge.i, verb.i))
                     continue
+        split = _split_subject(t)
+        if split is not None:
+            edits.append(_Edit(split, t.i + 1))
+            continue
         glued = _glued_subject(t)
         if glued is not None:
             edits.append(_Edit(glued, t.i))
             continue
+        if t.lower_ in lx.DIRECTIONS and t.pos_ == "VERB" and t.i >= 2:  # "... the dot moves left" as "leave"
+            verb = doc[t.i - 1]
+            start = _noun_run_start(doc, verb.i)
+            if _verb_lemma_of_noun(verb, verbs) is not None and start is not None:
+                edits.append(_Edit(start, verb.i))
+                continue
         if t.i == 0 or _verb_lemma_of_noun(t, verbs) is None:
             continue
         prev = doc[t.i - 1]
@@ -415,14 +492,14 @@ def _misread_verbs(doc: Any, verbs: frozenset[str]) -> list[_Edit]:
                 edits.append(_Edit(t.i, t.i, "it is"))
             continue
         verbless = not any(x.pos_ in ("VERB", "AUX") for x in sent)  # "a dog and a cat run": all nouns
-        if not (t.tag_ == "NNS" or (verbless and t.tag_ == "NN")):
+        if not (t.tag_ in ("NNS", "NNPS", "NNP") or (verbless and t.tag_ == "NN")):
             continue
         if (prev.pos_ not in (*_NOMINAL, "ADJ") and prev.lower_ != "one") or prev.lower_ in lx.ATTRIBUTE_WORDS:
             continue
         if (
             nxt is not None
             and nxt.lower_ not in lx.DIRECTIONS
-            and nxt.lower_ not in ("colour", "color")  # "the disc changes colour to cyan"
+            and nxt.lower_ not in ("colour", "color", "to")  # "the disc changes colour to cyan", "switches to"
             and (nxt.pos_ in (*_NOMINAL, "VERB", "AUX"))
         ):
             continue
@@ -450,6 +527,43 @@ def _misread_verbs(doc: Any, verbs: frozenset[str]) -> list[_Edit]:
     return edits
 
 
+def _noun_run_start(doc: Any, end: int) -> int | None:
+    """Start of the noun phrase (determiner, adjectives, nouns) that ends just before token ``end`` and
+    begins with a determiner, within its sentence and clause; ``None`` if there is none."""
+    start = end
+    lo = doc[end].sent.start
+    while (
+        start > lo
+        and doc[start - 1].pos_ in ("DET", "ADJ", "NOUN", "PROPN", "NUM")
+        and not _is_boundary(doc[start - 1])
+    ):
+        start -= 1
+        if doc[start].pos_ == "DET":
+            return start
+    return None
+
+
+def _split_subject(t: Any) -> int | None:
+    """``"the small magenta one approaches"`` parsed with ``magenta`` and ``one`` as two subjects of the
+    verb: the start of the whole subject phrase ending in ``one`` (token ``t``), else ``None``."""
+    if t.lower_ != "one" or t.dep_ != "nsubj" or t.head.pos_ != "VERB":
+        return None
+    split = [c for c in t.head.children if c.dep_ == "nsubj" and c.i < t.i and c.lower_ in lx.ATTRIBUTE_WORDS]
+    if not split:
+        return None
+    return _phrase_start(t, split)
+
+
+def _phrase_start(t: Any, parts: list[Any]) -> int | None:
+    """Start of the phrase from the leftmost of ``parts`` up to token ``t`` if it is all determiners,
+    adjectives, nouns and numbers, else ``None``."""
+    start = min(c.left_edge.i for c in parts)
+    span = t.doc[start : t.i]
+    if not all(x.pos_ in ("DET", "ADJ", "NOUN", "PROPN", "NUM") for x in span):
+        return None
+    return start
+
+
 def _glued_subject(t: Any) -> int | None:
     """``"the blue triangle rotates"`` parsed with ``the``/``blue``/``triangle`` as ``det``/``amod``/
     ``compound`` children of the verb and no subject: the start of that subject phrase, else ``None``."""
@@ -458,11 +572,7 @@ def _glued_subject(t: Any) -> int | None:
     left = [c for c in t.lefts if c.dep_ in ("det", "amod", "compound")]
     if not left or not any(c.dep_ in ("amod", "compound") for c in left):
         return None
-    start = min(c.left_edge.i for c in left)
-    span = t.doc[start : t.i]
-    if not all(x.pos_ in ("DET", "ADJ", "NOUN", "PROPN", "NUM") for x in span):
-        return None
-    return start
+    return _phrase_start(t, left)
 
 
 def _edited_text(doc: Any, edits: list[_Edit]) -> tuple[str, dict[int, _Edit], list[tuple[int, int]]]:
@@ -511,7 +621,9 @@ class _Analyser:
         implicit_agent: str,
         verbs: frozenset[str],
         kind: Callable[[str], str] | None = None,
+        default_kind: str | None = None,
     ) -> None:
+        self.default_kind = default_kind
         self.doc = doc
         self.text = text
         self.masks = masks  # token index -> mention of the replaced phrase (None: an inserted subject)
@@ -655,6 +767,17 @@ class _Analyser:
                 or (c.pos_ == "ADJ" and c.dep_ in ("acomp", "oprd", "xcomp", "attr", "dobj"))
             ):
                 extra.append((c.i, c.lower_ if c.lower_ in lx.COLOURS else normalize_label(c.lemma_)))  # turns green
+        nxt = self.doc[v.i + 1] if v.i + 1 < len(self.doc) else None
+        if (
+            nxt is not None
+            and not extra
+            and nxt.lower_ in lx.DIRECTIONS
+            and nxt.head.i != v.i
+            and nxt.pos_ in ("ADJ", "ADV", "VERB")
+            and nxt.dep_ in ("advcl", "acomp", "advmod", "ccomp", "conj", "dep", "xcomp")
+            and not any(c.dep_ in ("nsubj", "nsubjpass", "dobj") for c in nxt.children)
+        ):
+            extra.append((nxt.i, nxt.lower_))  # "it twirls as it moves left": "left" hung on "twirls"
         words += [w for _, w in sorted(extra)]
         if passive_patient is not None:
             agent_tok = next((c for c in v.children if c.dep_ == "agent"), None)
@@ -874,10 +997,16 @@ class _Analyser:
                         ev.fronted = sub and self.is_fronted(
                             v, conn, prev_verb, verbs[k + 1] if k + 1 < len(verbs) else None
                         )
+                        ev.joined = (
+                            conn is None
+                            and k > 0
+                            and any(t.lower_ == "and" for t in sent[prev_verb - sent.start : v.i - sent.start])
+                        )
                         self.events.append(ev)
                     self.reg.agents.append(agent)
                 group += 1
                 prev_verb = v.i + 1
+        _rename(self.events, self.facts, self.reg.resolve_kindless(self.default_kind))
         return Analysis(
             self.text,
             self.events,
@@ -898,6 +1027,7 @@ def analyse_doc(
     implicit_agent: str = "person",
     repair: bool = True,
     kind: Callable[[str], str] | None = None,
+    default_kind: str | None = None,
 ) -> Analysis:
     """Read events, entities and scene facts from ``text`` (see the module docstring).
 
@@ -909,12 +1039,14 @@ def analyse_doc(
         repair: re-parse sentences whose subject spaCy glued to the verb (see the module docstring).
         kind: maps an entity label onto a closed set of kinds (``"ball"`` -> ``"circle"``) before mentions
             are merged (:meth:`dysen.rule_based.vocabulary.ClosedVocabulary.kind`); ``None``: labels as read.
+        default_kind: the kind of an entity the text names only by a kind-less expression
+            (``"the blue one"``) and never by its kind; ``None``: keep the expression's head (``one``).
     """
     text = _WS.sub(" ", text).strip()
     doc0 = doc if doc is not None else nlp(text)
     edits = _misread_verbs(doc0, _verb_index(nlp)) if repair else []
     if not edits:
-        return _Analyser(doc0, text, {}, implicit_agent, _verb_index(nlp), kind).run()
+        return _Analyser(doc0, text, {}, implicit_agent, _verb_index(nlp), kind, default_kind).run()
     fixed, where, shifts = _edited_text(doc0, edits)
     doc1 = nlp(fixed)
     # mentions of replaced phrases are built on the first parse (their internal structure is right)
@@ -936,7 +1068,7 @@ def analyse_doc(
         else:
             mention = _mention_from_tokens(pre, head, None)
         masks[span[0].i] = mention or Mention("object")
-    analysis = _Analyser(doc1, text, masks, implicit_agent, _verb_index(nlp), kind).run()
+    analysis = _Analyser(doc1, text, masks, implicit_agent, _verb_index(nlp), kind, default_kind).run()
     analysis.reparsed = True
 
     def original(char: int) -> int:
@@ -974,10 +1106,15 @@ def fold_colours(analysis: Analysis) -> Analysis:
         if ident not in mapping:
             table[ident] = ent
     analysis.entities = table
-    for ev in analysis.events:
+    _rename(analysis.events, analysis.facts, mapping)
+    return analysis
+
+
+def _rename(events: list[ExtractedEvent], facts: list[SceneFact], mapping: dict[str, str]) -> None:
+    """Replace entity ids in events and scene facts, in place (ids not in ``mapping`` stay)."""
+    for ev in events:
         ev.agent = mapping.get(ev.agent, ev.agent)
         ev.target = None if ev.target is None else mapping.get(ev.target, ev.target)
-    for fact in analysis.facts:
+    for fact in facts:
         fact.subject = mapping.get(fact.subject, fact.subject)
         fact.object = None if fact.object is None else mapping.get(fact.object, fact.object)
-    return analysis

@@ -12,6 +12,7 @@ from ..errors import DysenInputError
 from ..nlp import load_nlp, loaded_model_name
 from .extract import Analysis, analyse_doc, fold_colours
 from .imagine import imagine
+from .overlap import OverlapModel, extend_overlaps
 from .timeline import assign_times
 from .vocabulary import ClosedVocabulary
 
@@ -45,6 +46,9 @@ class RuleBasedPlanner:
         vocabulary: a :class:`~dysen.rule_based.vocabulary.ClosedVocabulary`: map the predicates and entity
             kinds read onto it (``"slides to the left"`` -> ``move left``, ``"the ball"`` -> ``circle``);
             ``None`` (the default): open vocabulary, the words as read.
+        overlap: an :class:`~dysen.rule_based.overlap.OverlapModel` (e.g. ``OverlapModel.default()``, fitted
+            on ActivityNet paragraphs): sentences it reads as still going on when later ones start span
+            them (unmarked overlaps across sentences); ``None`` (the default): only connectives overlap.
 
     The spaCy pipeline is loaded on first use, not at construction or import.
     """
@@ -58,6 +62,7 @@ class RuleBasedPlanner:
         colour_in_label: bool = False,
         nlp: Any | None = None,
         vocabulary: ClosedVocabulary | None = None,
+        overlap: OverlapModel | None = None,
     ) -> None:
         if isinstance(substeps, bool) or not isinstance(substeps, int) or substeps < 1:
             raise DysenInputError("substeps", substeps, "must be an integer >= 1")
@@ -69,6 +74,7 @@ class RuleBasedPlanner:
         self.colour_in_label = colour_in_label
         self._nlp = nlp
         self.vocabulary = vocabulary
+        self.overlap = overlap
 
     def __repr__(self) -> str:
         return (
@@ -91,7 +97,12 @@ class RuleBasedPlanner:
             return Analysis(text, source=text)
         vocab = self.vocabulary
         kind = None if vocab is None else vocab.kind
-        analysis = analyse_doc(self.nlp, text, doc=doc, implicit_agent=self.implicit_agent, kind=kind)
+        default_kind = None if vocab is None else vocab.default_kind
+        if self.overlap is not None and doc is None:
+            doc = self.nlp(" ".join(text.split()))
+        analysis = analyse_doc(
+            self.nlp, text, doc=doc, implicit_agent=self.implicit_agent, kind=kind, default_kind=default_kind
+        )
         analysis.source = text
         if vocab is not None:
             for ev in analysis.events:
@@ -108,6 +119,12 @@ class RuleBasedPlanner:
             if fact.event is not None and fact.event < len(analysis.events):
                 fact.event = [index[id(ev)] for ev in timed].index(fact.event)
         analysis.events = timed
+        if self.overlap is not None and timed:
+            sents = list(doc.sents)
+            present = sorted({ev.sentence for ev in timed})
+            if len(present) > 1:
+                ext = self.overlap.extents([sents[s] for s in present])
+                extend_overlaps(timed, [ev.sentence for ev in timed], dict(zip(present, ext)))
         return analysis
 
     def analyse_many(self, texts: Iterable[str], *, batch_size: int = 64) -> Iterator[Analysis]:

@@ -6,7 +6,8 @@ sentence the clauses are put in *physical* order and linked to the previous one:
 * no connective, ``and``, a comma, ``then``, ``after that``, ``next``, ``finally``, ``first``: **after** every
   event placed so far (one step of *v* each);
 * ``while``, ``as``, ``meanwhile``, ``at the same time``: **concurrent** with the clause it is attached to
-  (same interval); fronted (``"While A, B"``) the main clause B is concurrent with A;
+  (same interval); fronted (``"While A, B"``) the main clause B is concurrent with A; a clause joined to a
+  concurrent one by a plain ``and`` is concurrent too (``"A while B and C"``);
 * ``before``, ``until``: ``"A before B"`` keeps A first; fronted (``"Before B, A"``) A moves first;
 * ``after``, ``when``, ``once``: ``"A after B"`` puts B first; fronted (``"After B, A"``) keeps B first.
 
@@ -56,6 +57,8 @@ def _physical_order(groups: list[Group]) -> list[tuple[Group, Link, bool]]:
             continue
         if kind == "conc":
             out.append((g, Link.CONCURRENT if (out or not sub) else Link.AFTER, True))
+        elif kind is None and g[0].joined and out and out[-1][1] is Link.CONCURRENT:
+            out.append((g, Link.CONCURRENT, True))  # "A while B and C": C happens while A too
         elif kind == "follows" and out:  # A after B -> B, A
             prev, _, _ = out.pop()
             out += [(g, Link.AFTER, True), (prev, Link.AFTER, True)]

@@ -82,6 +82,9 @@ class ClosedVocabulary:
         min_similarity: cosine similarity below which a wording is kept as it is.
         kind_similarity, kind_margin: a noun becomes a kind only with at least this similarity (read as
             ``"a <noun>"``) and this lead over the second kind (``"man"``, ``"dog"`` stay as they are).
+        default_kind: the kind given to an entity that the text names only by a kind-less expression
+            (``"the blue one appears"``, and no later mention says what it is): a closed world cannot draw
+            an entity of no kind, so this is a guess; ``None``: keep ``one``/``shape`` as the label.
     """
 
     predicates: Sequence[str]
@@ -92,6 +95,7 @@ class ClosedVocabulary:
     min_similarity: float = 0.5
     kind_similarity: float = 0.35
     kind_margin: float = 0.025
+    default_kind: str | None = None
     _cache: dict[tuple[str, ...], Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -104,10 +108,12 @@ class ClosedVocabulary:
 
     @classmethod
     def from_world(cls, **kwargs: Any) -> ClosedVocabulary:
-        """The vocabulary of the procedural world :mod:`vdm.world` (its predicate, shape and colour names)."""
+        """The vocabulary of the procedural world :mod:`vdm.world` (its predicate, shape and colour names;
+        the default kind is its first shape)."""
         from vdm.world import vocabulary as wv
 
         preds = (*wv.UNARY_ACTIONS, *wv.BINARY_ACTIONS, *(wv.turn_predicate(c) for c in wv.COLOURS))
+        kwargs.setdefault("default_kind", wv.SHAPES[0])
         return cls(preds, wv.BINARY_ACTIONS, wv.SHAPES, tuple(wv.COLOURS), **kwargs)
 
     # -- the encoder ----------------------------------------------------------------------------------

@@ -64,3 +64,49 @@ def test_vocabulary_keeps_known_words_and_other_nouns() -> None:
     vocab = ClosedVocabulary(["jump", "move left"], kinds=["circle"], encoder=object())  # no encoder call
     assert vocab.predicate("jump", None) == ("jump", True)
     assert vocab.kind("circle") == "circle" and vocab.kind("man") == "man"
+
+
+def test_kindless_entity_takes_the_kind_of_a_later_mention() -> None:
+    p = RuleBasedPlanner(colour_in_label=True)
+    text = "There is a big green triangle. The yellow one appears. Next, the yellow square slides right."
+    assert [e[0] for e in triplets(p, text)] == ["yellow square", "yellow square"]
+
+
+def test_kindless_mentions_of_one_entity_are_one_entity() -> None:
+    p = RuleBasedPlanner(colour_in_label=True)
+    text = "The cyan shape pops up, then the small cyan one jumps."
+    agents = [e[0] for e in triplets(p, text)]
+    assert len(set(agents)) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # "magenta" and "one" parsed as two subjects
+        ("The small magenta one approaches the blue square.", [("magenta one", "approach", "blue square", 0)]),
+        # "switches" tagged as a plural noun before "to"
+        ("Finally, the yellow one switches to cyan.", [("yellow one", "switch cyan", None, 0)]),
+        # "left" read as the verb "leave"
+        (
+            "The red square jumps as the dot moves left.",
+            [("red square", "jump", None, 0), ("dot", "move left", None, 0)],
+        ),
+    ],
+)
+def test_misparsed_world_sentences(text: str, expected: list) -> None:
+    p = RuleBasedPlanner(colour_in_label=True)
+    assert sorted(triplets(p, text)) == sorted(expected)
+
+
+def test_and_after_a_concurrent_clause_is_concurrent() -> None:
+    p = RuleBasedPlanner(colour_in_label=True)
+    text = (
+        "The red circle jumps while the blue square rotates and the green triangle grows. Then the red circle shrinks."
+    )
+    starts = [e[3] for e in triplets(p, text)]
+    assert starts == [0, 0, 0, 1]
+
+
+def test_world_vocabulary_gives_a_kind_to_an_entity_never_named(world_planner: RuleBasedPlanner) -> None:
+    events = triplets(world_planner, "There is a big red square. The blue one appears.")
+    assert events == [("blue circle", "appear", None, 0)]  # a guess: the world's first shape
