@@ -222,6 +222,7 @@ class ParagraphReport:
     overlap_recall: float
     """Share of the gold-overlapping sentence pairs planned as overlapping (the concurrency accuracy)."""
     overlap_precision: float
+    """Share of the pairs planned as overlapping that overlap in the gold (NaN when none is planned so)."""
     event_order: float
     """Start-order accuracy of event pairs from different sentences with different gold starts (ties wrong)."""
     text_order_relation: float
@@ -320,7 +321,7 @@ def evaluate_paragraphs(
         ratio("verb_ok", "verbs"),
         ratio("rel", "pairs"),
         ratio("both_ov", "gold_ov"),
-        ratio("both_ov", "pred_ov"),
+        ratio("both_ov", "pred_ov") if c["pred_ov"] else float("nan"),
         ratio("ev_ok", "ev_pairs"),
         ratio("base", "pairs"),
         ratio("gold_ov", "pairs"),

@@ -106,8 +106,8 @@ def tied_oracle(gold: list[GoldCaption]) -> dict[str, float]:
 
 
 def real_paragraphs(name: str, num: int, seed: int) -> tuple[list[tuple[list[str], list[tuple[float, float]]]], bool]:
-    """``num`` paragraphs (seed ``seed``) of ActivityNet's held-out half or of YouCook2, and whether their
-    sentences need a full stop added (recipe steps come without)."""
+    """``num`` paragraphs (seed ``seed``; ``num < 0``: all) of ActivityNet's held-out half or of YouCook2,
+    and whether their sentences need a full stop added (recipe steps come without)."""
     import random
 
     sys.path.insert(0, str(HERE))
@@ -115,9 +115,10 @@ def real_paragraphs(name: str, num: int, seed: int) -> tuple[list[tuple[list[str
 
     if name == "ActivityNet val_2 (held-out half)":
         paras = paragraphs(DATA / "activitynet_captions_val_2.json", "held-out")
-        return random.Random(seed).sample(paras, min(num, len(paras))), False
-    paras = paragraphs(DATA / "youcook2_val.json", None)
-    return random.Random(seed).sample(paras, min(num, len(paras))), True
+        punctuate = False
+    else:
+        paras, punctuate = paragraphs(DATA / "youcook2_val.json", None), True
+    return (paras if num < 0 else random.Random(seed).sample(paras, min(num, len(paras)))), punctuate
 
 
 def evaluate_real(name: str, planner: RuleBasedPlanner, args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -263,7 +264,10 @@ def render(rows: list[dict[str, Any]], command: str) -> str:
             str(r["paragraphs"]),
             str(r["sentences"]),
             *(f"{r[k]:.3f}" for k in ("coverage", "predicate_recall", "relation", "text_order_relation")),
-            *(f"{r[k]:.3f}" for k in ("overlap_recall", "overlap_precision", "event_order", "gold_overlap_share")),
+            *(
+                "—" if r[k] != r[k] else f"{r[k]:.3f}"
+                for k in ("overlap_recall", "overlap_precision", "event_order", "gold_overlap_share")
+            ),
         ]
         for r in rows
         if "coverage" in r
@@ -299,7 +303,9 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     ap.add_argument(
         "--tune-levels", type=int, nargs="*", default=[4, 5, 6], help="world levels also scored on the tune seeds"
     )
-    ap.add_argument("--paragraphs", type=int, default=200, help="real paragraphs per data set (0: skip)")
+    ap.add_argument(
+        "--paragraphs", type=int, default=-1, help="real paragraphs per data set (-1: all of them; 0: skip)"
+    )
     ap.add_argument("--llm-base-url", help="an OpenAI-compatible server for LLMPlanner rows")
     ap.add_argument("--llm-models", nargs="+", default=[], help="models of that server (e.g. two, as GPT-3.5/4)")
     ap.add_argument("--rehearse-llm", action="store_true", help="add LLMPlanner rows against dysen's fake server")

@@ -4,7 +4,8 @@ Connectives order the clauses of a sentence (:mod:`dysen.rule_based.timeline`) a
 sentence to the one before it, but real video paragraphs (ActivityNet Captions) let about a quarter of their
 sentence pairs overlap in time without saying so: ``"A man is standing in a gym talking. He grabs a rope."``.
 :class:`OverlapModel` is a logistic regression over what spaCy gives of two sentences of a paragraph (the
-root verb's lemma and aspect — progressive, ``is seen`` + participle, participle adjuncts —, sentence-initial
+root verb's lemma and aspect — progressive, ``is seen`` + participle, participle adjuncts —, the lemmas of
+all its verbs and its adverbs, sentence-initial
 sequence or concurrency cues, ``continue``/``still``/``again``, the subject, the distance between the two
 sentences and their place in the paragraph). It gives the probability that the earlier sentence's event is
 still going on when the later one starts; :meth:`OverlapModel.extents` turns those into how many following
@@ -64,6 +65,13 @@ def sentence_features(sent: Any) -> dict[str, float]:
         out["concurrent_word"] = 1.0
     if (lows | lemmas) & _CONTINUE:
         out["continue"] = 1.0
+    for t in sent:  # every verb lemma and adverb ("standing", "talking", "again", "back")
+        if t.pos_ == "VERB":
+            out[f"verb:{t.lemma_.lower()}"] = 1.0
+        elif t.pos_ == "ADV":
+            out[f"adv:{t.lower_}"] = 1.0
+        if t.tag_ == "VBG":
+            out["any_participle"] = 1.0
     subj = next((c for c in root.children if c.dep_ in ("nsubj", "nsubjpass")), None)
     if subj is None:
         out["no_subject"] = 1.0
