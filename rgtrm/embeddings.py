@@ -298,12 +298,20 @@ def text_label_encoder(
     return _shared_encoder(key, pooling, max_length, batch_size, device)
 
 
+def _sinusoid_frequencies(dim: int) -> Tensor:
+    """The ``dim // 2`` float32 frequencies of the Transformer's sinusoidal encoding."""
+    half = dim // 2
+    return torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float) / max(half, 1))
+
+
 class FrameEncoding(nn.Module):
     r"""Encoding of the frame index :math:`m` added to every instance of frame :math:`m`.
 
     ``"sinusoidal"`` (default): the Transformer's fixed encoding of the *absolute* index, so it never
     depends on later frames or on the video length (keeps the encoder causal); ``"learned"``: a table of
-    ``max_frames`` rows; ``"none"``: zeros.
+    ``max_frames`` rows; ``"none"``: zeros. The fixed encodings come in the dtype of the module's (non-persistent)
+    frequency buffer: float32, or what ``.to(dtype)`` made it (computed in float32 either way); a module loaded
+    with ``from_pretrained(dtype=...)`` keeps float32 buffers, so consumers cast to their features' dtype.
     """
 
     def __init__(
@@ -318,22 +326,25 @@ class FrameEncoding(nn.Module):
             nn.init.normal_(self.table.weight, std=0.02)
         else:
             self.register_parameter("table", None)
-            half = dim // 2
-            freq = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float) / max(half, 1))
-            self.register_buffer("freq", freq, persistent=False)
+            self.register_buffer("freq", _sinusoid_frequencies(dim), persistent=False)
 
     def forward(self, frame: Tensor) -> Tensor:
         if self.kind == "learned":
             if frame.numel() and int(frame.max()) >= self.max_frames:
                 raise RGTrmInputError("frame", int(frame.max()), f"exceeds max_frames={self.max_frames}")
             return self.table(frame)
-        out = torch.zeros(frame.size(0), self.dim, device=frame.device)
+        # ``freq`` follows the module's ``.to(dtype)``: the output takes that dtype, but the angles are computed
+        # in at least float32 (a half-precision frequency table would blur the encoding of later frames)
+        freq = self.freq
+        if freq.dtype not in (torch.float32, torch.float64):
+            freq = _sinusoid_frequencies(self.dim).to(freq.device)
+        out = torch.zeros(frame.size(0), self.dim, device=frame.device, dtype=freq.dtype)
         if self.kind == "sinusoidal":
-            ang = frame.float().unsqueeze(-1) * self.freq
-            half = self.freq.numel()
+            ang = frame.to(freq.dtype).unsqueeze(-1) * freq
+            half = freq.numel()
             out[:, 0:half] = torch.sin(ang)
             out[:, half : 2 * half] = torch.cos(ang)
-        return out
+        return out.to(self.freq.dtype)
 
     def extra_repr(self) -> str:
         return f"{self.dim}, kind={self.kind!r}"

@@ -173,7 +173,8 @@ class DSGEncoder(nn.Module, ABC):
         if batch.attr_index.size(1):
             attr = self.attr_proj(self.labels.embed("attribute", batch.attr_index[1]))
             x = x + scatter(attr, batch.attr_index[0], 0, dim_size=x.size(0), reduce="sum")
-        return self.input_dropout(x + self.time(batch.inst_frame))
+        # the frame encoding is a fixed float32 table unless the module was cast: follow the features' dtype
+        return self.input_dropout(x + self.time(batch.inst_frame).to(x.dtype))
 
     def edge_inputs(self, graph: MessageGraph) -> Tensor:
         """(E, D) edge features: predicate embedding (none on self-loops) + edge-type embedding."""

@@ -87,12 +87,22 @@ class TextEncoder:
 
     @torch.no_grad()
     def __call__(
-        self, prompts: list[str], device: torch.device | str | None = None
+        self,
+        prompts: list[str],
+        device: torch.device | str | None = None,
+        dtype: torch.dtype = torch.float32,
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(B, L, D)`` states in ``dtype`` (the consumer's: a bf16 denoiser takes bf16 states, whatever the
+        encoder's own precision) and the ``(B, L)`` bool mask, both on ``device`` (default: the encoder's).
+        The encoder runs where its weights are, so an encoder that is not a pipeline component (the built-in
+        default) stays on the CPU while the pipeline runs elsewhere."""
         enc = self.tokenizer(
             list(prompts), padding="max_length", truncation=True, max_length=self.max_length, return_tensors="pt"
         )
-        device = device or next(self.model.parameters()).device
-        enc = {k: v.to(device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
-        states = self.model(**enc).last_hidden_state.float()  # fp16 encoders feed fp32 models
-        return states, enc["attention_mask"].to(torch.bool)
+        home = next(self.model.parameters()).device
+        device = torch.device(device) if device is not None else home
+        if home.type == "meta":  # weights offloaded by accelerate hooks: its forward brings them in
+            home = device
+        enc = {k: v.to(home) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
+        states = self.model(**enc).last_hidden_state.to(device=device, dtype=dtype)
+        return states, enc["attention_mask"].to(device=device, dtype=torch.bool)

@@ -139,15 +139,28 @@ class DSGFusionAttnProcessor(nn.Module):
         dsg_mask: torch.Tensor | None = None,
         **kwargs: Any,
     ) -> torch.Tensor:
+        """diffusers calls a processor directly (not through ``forward``) and reads this signature to pick the
+        ``cross_attention_kwargs`` it takes. Under accelerate's offloading this module's own weights (the gate and
+        the null token) come in through its hook, as :func:`diffusers.utils.accelerate_utils.apply_forward_hook`
+        does for methods other than ``forward``."""
+        hook = getattr(self, "_hf_hook", None)
+        if hook is not None:
+            hook.pre_forward(self)
         states = dsg_states if dsg_states is not None else self._states
         mask = dsg_mask if dsg_states is not None else self._mask
         if states is None:
-            return self.base_processor(attn, hidden_states, encoder_hidden_states, attention_mask, temb, **kwargs)
-        if hidden_states.dim() != 3:
-            raise DSGFusionError(f"expected (batch, tokens, channels) hidden states, got {tuple(hidden_states.shape)}")
-        fused = self.dsg_attention(hidden_states, states, mask)
-        text = self.base_processor(attn, hidden_states + fused, encoder_hidden_states, attention_mask, temb, **kwargs)
-        return text + fused
+            out = self.base_processor(attn, hidden_states, encoder_hidden_states, attention_mask, temb, **kwargs)
+        else:
+            if hidden_states.dim() != 3:
+                raise DSGFusionError(
+                    f"expected (batch, tokens, channels) hidden states, got {tuple(hidden_states.shape)}"
+                )
+            fused = self.dsg_attention(hidden_states, states, mask)
+            text = self.base_processor(
+                attn, hidden_states + fused, encoder_hidden_states, attention_mask, temb, **kwargs
+            )
+            out = text + fused
+        return out if hook is None else hook.post_forward(self, out)
 
     # nn.Module defines __call__ -> forward; keep diffusers' calling convention on __call__ and make forward an alias
     forward = __call__

@@ -27,11 +27,16 @@ __all__ = ["BACKBONES", "PRESETS", "Backbone", "build_backbone", "register_backb
 
 @dataclass(frozen=True)
 class Backbone:
-    """How to build a backbone from a config dict and how to call it."""
+    """How to build a backbone from a config dict and how to call it.
+
+    ``call(net, sample, timestep, text, text_mask)`` runs the backbone; a backbone whose model hands
+    ``cross_attention_kwargs`` to its attention processors sets ``forwards_attention_kwargs`` and takes them as a
+    keyword argument of ``call``."""
 
     build: Callable[[dict[str, Any]], nn.Module]
-    call: Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
+    call: Callable[..., torch.Tensor]
     text_dim_key: str
+    forwards_attention_kwargs: bool = False
 
 
 def _build_unet(cfg: dict[str, Any]) -> nn.Module:
@@ -40,8 +45,15 @@ def _build_unet(cfg: dict[str, Any]) -> nn.Module:
     return UNet3DConditionModel(**cfg)
 
 
-def _call_unet(m: nn.Module, x: torch.Tensor, t: torch.Tensor, text: torch.Tensor, mask: torch.Tensor | None):
-    return m(x, t, encoder_hidden_states=text, return_dict=False)[0]
+def _call_unet(
+    m: nn.Module,
+    x: torch.Tensor,
+    t: torch.Tensor,
+    text: torch.Tensor,
+    mask: torch.Tensor | None,
+    cross_attention_kwargs: dict[str, Any] | None = None,
+) -> torch.Tensor:
+    return m(x, t, encoder_hidden_states=text, cross_attention_kwargs=cross_attention_kwargs, return_dict=False)[0]
 
 
 def _build_latte(cfg: dict[str, Any]) -> nn.Module:
@@ -62,7 +74,7 @@ def _call_latte(m: nn.Module, x: torch.Tensor, t: torch.Tensor, text: torch.Tens
 
 
 BACKBONES: dict[str, Backbone] = {
-    "unet3d": Backbone(_build_unet, _call_unet, "cross_attention_dim"),
+    "unet3d": Backbone(_build_unet, _call_unet, "cross_attention_dim", forwards_attention_kwargs=True),
     "latte": Backbone(_build_latte, _call_latte, "caption_channels"),
 }
 

@@ -50,6 +50,7 @@ class DSGVideoDenoiser(ModelMixin, ConfigMixin):
         cfg = backbone_config if backbone_config is not None else PRESETS["latte-tiny"][1]
         self.net = build_backbone(backbone, cfg)
         self._call = BACKBONES[backbone].call
+        self._forwards_attention_kwargs = BACKBONES[backbone].forwards_attention_kwargs
         self.fusion = DSGFusion(self.net, dsg_dim, heads=fusion_heads, gate_init=gate_init) if dsg_dim else None
 
     @classmethod
@@ -75,6 +76,7 @@ class DSGVideoDenoiser(ModelMixin, ConfigMixin):
         dsg_states: torch.Tensor | None = None,
         dsg_mask: torch.Tensor | None = None,
         return_dict: bool = True,
+        cross_attention_kwargs: dict[str, Any] | None = None,
     ) -> DenoiserOutput | tuple[torch.Tensor]:
         """Predict from noisy latents.
 
@@ -86,6 +88,8 @@ class DSGVideoDenoiser(ModelMixin, ConfigMixin):
             dsg_states: ``(B, F, N, D)`` per-frame DSG tokens ``H_G`` (frame ``m`` of the video gets the
                 scene graph of frame ``m``), or ``None`` for the null DSG.
             dsg_mask: ``(B, F, N)`` bool, True for real DSG tokens.
+            cross_attention_kwargs: handed to the backbone's attention processors (the DSG fusion processors
+                pass them on to the layers' own); only backbones that forward them (``unet3d``) take any.
         """
         if sample.dim() != 5:
             raise DSGFusionError(f"sample must be (B, C, F, H, W), got {tuple(sample.shape)}")
@@ -106,9 +110,18 @@ class DSGVideoDenoiser(ModelMixin, ConfigMixin):
         elif self.fusion is not None:  # null DSG: attend to the learned null token only
             states = sample.new_zeros(b * f, 1, self.config.dsg_dim)
             mask = torch.zeros(b * f, 1, dtype=torch.bool, device=sample.device)
+        extra: dict[str, Any] = {}
+        if cross_attention_kwargs:
+            if not self._forwards_attention_kwargs:
+                raise DSGFusionError(
+                    f"the {self.config.backbone!r} backbone does not hand cross_attention_kwargs to its attention "
+                    f"processors (got {sorted(cross_attention_kwargs)})"
+                )
+            extra["cross_attention_kwargs"] = dict(cross_attention_kwargs)
+        args = (self.net, sample, timestep, encoder_hidden_states, encoder_attention_mask)
         if self.fusion is not None:
             with self.fusion.condition(states, mask):
-                out = self._call(self.net, sample, timestep, encoder_hidden_states, encoder_attention_mask)
+                out = self._call(*args, **extra)
         else:
-            out = self._call(self.net, sample, timestep, encoder_hidden_states, encoder_attention_mask)
+            out = self._call(*args, **extra)
         return DenoiserOutput(sample=out) if return_dict else (out,)

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
+from diffusers.utils.accelerate_utils import apply_forward_hook
 
 import dsg
 from dsg import DSGVocab, DynamicSceneGraph
@@ -96,6 +97,7 @@ class DSGConditionEncoder(ModelMixin, ConfigMixin):
             mask[sel, :, : enc.mask.shape[2]] = enc.mask
         return out, mask
 
+    @apply_forward_hook  # not forward: bring the weights in under model offloading all the same
     def entity_tokens(
         self, dsgs: Sequence[DynamicSceneGraph | None], num_frames: int, num_slots: int | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:

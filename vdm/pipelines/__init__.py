@@ -3,8 +3,9 @@
 import importlib
 from typing import Any
 
-from .pipeline_dysen_vdm import DysenVDMPipeline, DysenVDMPipelineOutput, PipelineInputError
+from .pipeline_dysen_vdm import Conditioning, DysenVDMPipeline, DysenVDMPipelineOutput, PipelineInputError
 from .planner_spec import DEFAULT_PLANNER, PlannerSpecError, UntrustedPlannerError, load_planner, register_planner
+from .weights import UnsafeWeightsError, check_weight_files
 
 #: Pipeline classes a saved folder may name in its ``model_index.json`` (``_class_name``), as lazy
 #: ``"module:attr"`` strings: a folder is data, so it can only pick one of these (never import a module).
@@ -23,11 +24,14 @@ def pipeline_class(name: str) -> Any:
 __all__ = [
     "DEFAULT_PLANNER",
     "PIPELINE_CLASSES",
+    "Conditioning",
     "DysenVDMPipeline",
     "DysenVDMPipelineOutput",
     "PipelineInputError",
     "PlannerSpecError",
+    "UnsafeWeightsError",
     "UntrustedPlannerError",
+    "check_weight_files",
     "load_planner",
     "pipeline_class",
     "register_planner",

@@ -10,30 +10,49 @@ is a :class:`~vdm.slots.SlotAutoencoder`, the ``denoiser`` a :class:`~vdm.slots.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import torch
-from diffusers.utils.torch_utils import randn_tensor
 
 from dsg import DynamicSceneGraph
 
-from ..pipelines.pipeline_dysen_vdm import DysenVDMPipeline, DysenVDMPipelineOutput, PipelineInputError
+from ..models.dsg_encoder import DSGConditionEncoder
+from ..pipelines.pipeline_dysen_vdm import (
+    Conditioning,
+    DSGGroups,
+    DysenVDMPipeline,
+    PipelineInputError,
+    TokensAndMask,
+)
+from .autoencoder import SlotAutoencoder
+from .denoiser import SlotDenoiser
 
 __all__ = ["SlotVDMPipeline"]
 
 
 class SlotVDMPipeline(DysenVDMPipeline):
-    """Dysen-VDM over slot latents (see the module docstring); components as in the parent class."""
+    """Dysen-VDM over slot latents (see the module docstring); components as in the parent class.
 
-    model_cpu_offload_seq = "text_encoder->dsg_encoder->denoiser->vae"
+    The call is the parent's (:meth:`DysenVDMPipeline.__call__`, one implementation) with this latent:
+    ``latents`` are ``(B, F, E, Z)`` noise, ``output_type="latent"`` returns the raw (denormalised) slot
+    latents, ``height``/``width`` set the size the slot decoder draws at (square; default its ``sample_size``),
+    ``hard_edges`` rounds the decoder's alpha maps at 0.5 (as the world's renderer draws), ``noise_scale=None``
+    and ``guidance_scale=None`` use the values chosen on validation prompts (``default_noise_scale``,
+    ``default_guidance``: lower noise trades diversity for fewer spurious motions). DSG tokens
+    (:meth:`encode_dsg`, ``dsg_embeds``) are one per entity per frame, ``(B, F, E, D)`` with a ``(B, E)`` mask.
+    The slot decoder is a tiny renderer called outside ``forward``: offloading keeps it on the execution device
+    (with the DSG encoder under sequential offloading, as in the parent class).
+    """
+
+    model_cpu_offload_seq = "text_encoder->dsg_encoder->denoiser"
+    _exclude_from_cpu_offload = ["dsg_encoder", "vae"]  # noqa: RUF012 (diffusers API)
 
     def __init__(
         self,
-        denoiser: Any,
-        vae: Any,
+        denoiser: SlotDenoiser,
+        vae: SlotAutoencoder,
         scheduler: Any,
-        dsg_encoder: Any = None,
+        dsg_encoder: DSGConditionEncoder | None = None,
         text_encoder: Any = None,
         tokenizer: Any = None,
         planner_spec: str = "dysen:RuleBasedPlanner",
@@ -44,8 +63,8 @@ class SlotVDMPipeline(DysenVDMPipeline):
         default_noise_scale: float = 1.0,
     ) -> None:
         super().__init__(
-            denoiser,
-            vae,
+            denoiser,  # type: ignore[arg-type]
+            vae,  # type: ignore[arg-type]
             scheduler,
             dsg_encoder,
             text_encoder,
@@ -68,67 +87,37 @@ class SlotVDMPipeline(DysenVDMPipeline):
             return int(self.denoiser.config.max_slots)
         return max([1, *(len(d.entities) for d in dsgs if d is not None)])
 
-    def encode_conditions(
-        self,
-        prompts: list[str],
-        dsgs: list[DynamicSceneGraph | None],
-        num_frames: int,
-        device: torch.device,
-        num_slots: int = 1,
-    ) -> dict[str, torch.Tensor | None]:
-        text, text_mask = self.text(list(prompts), device)
-        cond: dict[str, torch.Tensor | None] = {"text": text, "text_mask": text_mask, "dsg": None, "dsg_mask": None}
-        if self.dsg_encoder is not None and self.denoiser.uses_dsg:
-            cond["dsg"], cond["dsg_mask"] = self.dsg_encoder.entity_tokens(list(dsgs), num_frames, num_slots)
-        return cond
+    # -- the parent's hooks -----------------------------------------------------------------------------------
+    def _dsg_tokens(self, groups: DSGGroups, num_frames: int, like: torch.Tensor | None) -> list[TokensAndMask]:
+        """Entity tokens of each group, all with the same slot count (the given tokens' ``E`` if any)."""
+        need = self.num_slots([d for g in groups for d in g])
+        slots = need if like is None else int(like.shape[2])
+        if slots < need:
+            raise PipelineInputError(
+                f"a DSG has {need} entities but the given tokens have {slots} slots: the DSGs and the slots of the "
+                "DSG tokens beside them must agree"
+            )
+        return [self.dsg_encoder.entity_tokens(list(g), num_frames, slots) for g in groups]
 
-    @torch.no_grad()
-    def __call__(
-        self,
-        prompt: str | list[str] | None = None,
-        dsg: DynamicSceneGraph | list[DynamicSceneGraph] | None = None,
-        num_frames: int | None = None,
-        num_inference_steps: int = 20,
-        guidance_scale: float | None = None,
-        generator: torch.Generator | list[torch.Generator] | None = None,
-        latents: torch.Tensor | None = None,
-        output_type: str = "np",
-        interpolate: int = 0,
-        interpolator: Callable[[torch.Tensor], torch.Tensor] | None = None,
-        callback_on_step_end: Callable[[Any, int, Any, dict[str, Any]], dict[str, Any]] | None = None,
-        return_dict: bool = True,
-        hard_edges: bool = True,
-        noise_scale: float | None = None,
-    ) -> DysenVDMPipelineOutput | tuple[Any, list[DynamicSceneGraph | None]]:
-        """Generate videos; arguments as :meth:`DysenVDMPipeline.__call__`, plus ``hard_edges`` (round the
-        decoder's alpha maps at 0.5, as the world's renderer draws) and ``noise_scale``, the sampling
-        temperature: the initial noise is ``noise_scale * N(0, I)`` (``None``: the pipeline's
-        ``default_noise_scale``, chosen on validation prompts with the guidance; lower values trade
-        diversity for fewer spurious motions). ``latents``: initial noise ``(B, F, E, Z)``, used as given;
-        ``output_type="latent"`` returns the raw slot latents."""
-        prompts, dsgs = self._inputs(prompt, dsg)
-        self.check_inputs(output_type, interpolate, num_inference_steps)
-        device = self._execution_device
-        f = num_frames or self.config.num_frames
-        b, e = len(prompts), self.num_slots(dsgs)
-        guidance_scale = self.guidance(guidance_scale)
-        use_cfg = guidance_scale > 1.0
-        cond = self.encode_conditions(prompts, dsgs, f, device, e)
-        if use_cfg:
-            uncond = self.encode_conditions([""] * b, [None] * b, f, device, e)
-            cond = {k: None if v is None else torch.cat([uncond[k], v]) for k, v in cond.items()}
-        shape = (b, f, e, self.vae.latent_dim)
-        if latents is None:
-            scale = self.config.get("default_noise_scale", 1.0) if noise_scale is None else noise_scale
-            if not 0.0 < float(scale) < float("inf"):
-                raise PipelineInputError(f"noise_scale must be a positive finite number, got {scale!r}")
-            latents = randn_tensor(shape, generator=generator, device=device, dtype=self.denoiser.dtype) * scale
-        elif tuple(latents.shape) != shape:
-            raise PipelineInputError(f"latents must have shape {shape}, got {tuple(latents.shape)}")
-        latents = self.denoise(latents, cond, guidance_scale, num_inference_steps, generator, callback_on_step_end)
-        used = [d if self.denoiser.uses_dsg else None for d in dsgs]
+    def _dsg_mask_shape(self, tokens: torch.Tensor) -> tuple[int, ...]:
+        return (int(tokens.shape[0]), int(tokens.shape[2]))
+
+    def _frame_size(self, height: int | None, width: int | None) -> tuple[int, int]:
+        height, width = super()._frame_size(height, width)
+        if height != width:
+            raise PipelineInputError(
+                f"the slot decoder draws square frames: height ({height}) must equal width ({width})"
+            )
+        return height, width
+
+    def latent_shape(self, batch: int, num_frames: int, height: int, width: int, cond: Conditioning) -> tuple[int, ...]:
+        slots = int(cond.dsg.shape[2]) if cond.dsg is not None else self.num_slots([])
+        return (batch, num_frames, slots, self.vae.latent_dim)
+
+    def decode_latents(
+        self, latents: torch.Tensor, height: int, width: int, output_type: str, hard_edges: bool
+    ) -> torch.Tensor:
         raw = self.vae.denormalize(latents.float())
         if output_type == "latent":
-            return DysenVDMPipelineOutput(raw, used, raw) if return_dict else (raw, used)
-        video = self.vae.decode(raw.to(self.vae.dtype), hard=hard_edges).float()  # (B, F, 3, H, W) in [0, 1]
-        return self.finish(video, used, output_type, interpolate, interpolator, return_dict)
+            return raw
+        return self.vae.decode(raw.to(self.vae.dtype), size=height, hard=hard_edges).float()
