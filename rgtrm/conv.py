@@ -1,9 +1,8 @@
 """The recurrent graph transformer operator :class:`RGTrmConv` (paper §4.2, eqs. 2–5)."""
 
-from __future__ import annotations
-
 import math
-from typing import Literal, overload
+import typing
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -14,7 +13,12 @@ from torch_geometric.typing import OptTensor
 from torch_geometric.utils import softmax
 
 from .errors import RGTrmConfigError, RGTrmInputError
-from .scan import linear_recurrence
+from .scan import linear_recurrence, self_pointers
+
+if typing.TYPE_CHECKING:
+    from typing import overload
+else:  # TorchScript compiles one typed forward per overload (as PyG's convs do)
+    from torch.jit import _overload_method as overload
 
 __all__ = ["RECURRENCE_MODES", "RGTrmConv"]
 
@@ -22,6 +26,9 @@ RECURRENCE_MODES = ("paper", "scan", "none")
 GATE_KINDS = ("head", "channel")
 Recurrence = Literal["paper", "scan", "none"]
 Gate = Literal["head", "channel"]
+# PyG's signature inspector (which builds the TorchScript ``propagate``) reads ``typing.Optional`` but not
+# ``int | None`` in ``message``/``aggregate`` parameters.
+OptInt = typing.Optional[int]  # noqa: UP045
 
 
 class RGTrmConv(MessagePassing):
@@ -106,7 +113,7 @@ class RGTrmConv(MessagePassing):
         - **output:** node features :math:`(|\mathcal{V}|, K \cdot d_k)` (or :math:`d_k` without ``concat``)
     """
 
-    _alpha: OptTensor
+    _alpha: Tensor | None  # a real annotation (no postponed evaluation in this module): TorchScript reads it
 
     def __init__(
         self,
@@ -183,7 +190,7 @@ class RGTrmConv(MessagePassing):
     ) -> Tensor: ...
 
     @overload
-    def forward(
+    def forward(  # noqa: F811
         self,
         x: Tensor,
         edge_index: Tensor,
@@ -191,10 +198,10 @@ class RGTrmConv(MessagePassing):
         edge_attr: OptTensor = None,
         dst_ptr: OptTensor = None,
         chain_length: int | None = None,
-        return_attention_weights: bool = ...,
+        return_attention_weights: bool = None,  # noqa: RUF013  (TorchScript overloads need a bool default, as in PyG)
     ) -> tuple[Tensor, tuple[Tensor, Tensor]]: ...
 
-    def forward(
+    def forward(  # noqa: F811
         self,
         x: Tensor,
         edge_index: Tensor,
@@ -221,19 +228,22 @@ class RGTrmConv(MessagePassing):
                 ``(edge_index, alpha)`` with the softmax coefficients ``alpha`` of shape :math:`(E, K)`
                 (before the edge modulation and attention dropout).
         """
-        self._check_inputs(x, edge_index, prev_index, edge_attr, dst_ptr)
+        if not torch.jit.is_scripting():
+            self._check_inputs(x, edge_index, prev_index, edge_attr, dst_ptr)
         H, C = self.heads, self.out_channels
         query = self.lin_query(x).view(-1, H, C)
         key = self.lin_key(x).view(-1, H, C)
         value = self.lin_value(x).view(-1, H, C)
-        if prev_index is not None and self.recurrence != "none":
+        if prev_index is not None:
             query = self.recurrent_query(query, key, prev_index, chain_length)
 
-        edge_scale = None
+        edge_scale: OptTensor = None
         if self.lin_edge is not None:
             assert edge_attr is not None
             edge_scale = self.lin_edge(edge_attr).view(-1, H, C)
 
+        # propagate_type: (query: Tensor, key: Tensor, value: Tensor, edge_scale: typing.Optional[Tensor],
+        #                  dst_ptr: typing.Optional[Tensor])
         out = self.propagate(edge_index, query=query, key=key, value=value, edge_scale=edge_scale, dst_ptr=dst_ptr)
         alpha = self._alpha
         self._alpha = None
@@ -249,15 +259,17 @@ class RGTrmConv(MessagePassing):
     def recurrent_query(
         self, query: Tensor, key: Tensor, prev_index: Tensor, chain_length: int | None = None
     ) -> Tensor:
-        r"""Eqs. 4–5: the gated query :math:`\hat{\mathbf{Q}}` of every node, shape :math:`(N, K, d_k)`."""
-        assert self.lin_gate is not None
+        r"""Eqs. 4–5: the gated query :math:`\hat{\mathbf{Q}}` of every node, shape :math:`(N, K, d_k)`.
+
+        ``recurrence="none"`` returns ``query`` unchanged.
+        """
+        if self.lin_gate is None:
+            return query
         z = torch.sigmoid(self.lin_gate(query * key))  # (N, H, 1) or (N, H, C)
-        start = prev_index < 0
         if self.recurrence == "paper":
-            own = torch.arange(prev_index.numel(), device=prev_index.device)
-            prev_query = query.index_select(0, torch.where(start, own, prev_index))
+            prev_query = query.index_select(0, self_pointers(prev_index))  # a chain start reads its own query
             return torch.lerp(prev_query, query, z)  # (1 - z) * Q_prev + z * Q
-        z = z.masked_fill(start.view(-1, 1, 1), 1.0)  # a chain start keeps its own query: Q^_i = Q_i
+        z = z.masked_fill((prev_index < 0).view(-1, 1, 1), 1.0)  # a chain start keeps its own query: Q^_i = Q_i
         return linear_recurrence(1.0 - z, z * query, prev_index, chain_length)
 
     def message(
@@ -268,7 +280,7 @@ class RGTrmConv(MessagePassing):
         edge_scale: OptTensor,
         index: Tensor,
         dst_ptr: OptTensor,
-        size_i: int | None,
+        size_i: OptInt,
     ) -> Tensor:
         alpha = (query_i * key_j).sum(dim=-1) / math.sqrt(self.out_channels)
         alpha = softmax(alpha, index, dst_ptr, size_i)
@@ -279,16 +291,31 @@ class RGTrmConv(MessagePassing):
             weight = weight * edge_scale
         return weight * value_j
 
-    def aggregate(
-        self, inputs: Tensor, index: Tensor, dst_ptr: OptTensor = None, dim_size: int | None = None
-    ) -> Tensor:
+    def aggregate(self, inputs: Tensor, index: Tensor, dst_ptr: OptTensor = None, dim_size: OptInt = None) -> Tensor:
         return self.aggr_module(inputs, index, ptr=dst_ptr, dim_size=dim_size, dim=self.node_dim)
 
+    @torch.jit.unused
     def _check_inputs(
         self, x: Tensor, edge_index: Tensor, prev_index: OptTensor, edge_attr: OptTensor, dst_ptr: OptTensor
     ) -> None:
-        if not isinstance(edge_index, Tensor) or edge_index.is_sparse:
-            raise RGTrmInputError("edge_index", type(edge_index).__name__, "must be a dense (2, E) torch.long tensor")
+        if isinstance(x, tuple | list):
+            raise RGTrmInputError(
+                "x",
+                f"a {type(x).__name__} of {len(x)}",
+                "must be one (N, F) tensor of the frame-instance graph: bipartite (x_src, x_dst) input is not "
+                "supported, because eq. 5's gate needs every target node's own key and prev_index links "
+                "target nodes to target nodes (build one node set, e.g. with torch.cat, and index into it)",
+            )
+        if not isinstance(x, Tensor):
+            raise RGTrmInputError("x", type(x).__name__, "must be an (N, F) torch.Tensor")
+        if not isinstance(edge_index, Tensor) or edge_index.layout != torch.strided:
+            what = type(edge_index).__name__ if not isinstance(edge_index, Tensor) else str(edge_index.layout)
+            raise RGTrmInputError(
+                "edge_index",
+                what,
+                "must be a dense (2, E) torch.long tensor: edge_attr rows and the returned attention weights follow "
+                "its edge order, which a sparse adjacency does not keep",
+            )
         if edge_index.dim() != 2 or edge_index.size(0) != 2 or edge_index.dtype != torch.long:
             raise RGTrmInputError("edge_index", tuple(edge_index.shape), "must be a (2, E) torch.long tensor")
         if x.dim() != 2:

@@ -55,7 +55,13 @@ class GraphBlock(nn.Module):
                 mod.reset_parameters()
 
     def forward(self, x: Tensor, edge_index: Tensor, **conv_kwargs: Any) -> Tensor:
-        h = x + self.dropout(self.conv(self.norm_conv(x), edge_index, **conv_kwargs))
+        return self.residual(x, self.conv(self.norm_conv(x), edge_index, **conv_kwargs))
+
+    def residual(self, x: Tensor, conv_out: Tensor) -> Tensor:
+        r"""The block around the operator: :math:`\mathbf{h} = \mathbf{x} + \mathrm{Drop}(\text{conv\_out})`, then
+        :math:`\mathbf{h} + \mathrm{Drop}(\mathrm{FFN}(\mathrm{LN}(\mathbf{h})))`, where ``conv_out`` is the operator
+        applied to :math:`\mathrm{LN}(\mathbf{x})`."""
+        h = x + self.dropout(conv_out)
         return h + self.dropout(self.ffn(self.norm_ffn(h)))
 
 
@@ -106,6 +112,5 @@ class RGTrmLayer(GraphBlock):
         dst_ptr: OptTensor = None,
         chain_length: int | None = None,
     ) -> Tensor:
-        return super().forward(
-            x, edge_index, prev_index=prev_index, edge_attr=edge_attr, dst_ptr=dst_ptr, chain_length=chain_length
-        )
+        # the operator called with typed arguments (no ``**kwargs``), so that the layer is scriptable
+        return self.residual(x, self.conv(self.norm_conv(x), edge_index, prev_index, edge_attr, dst_ptr, chain_length))

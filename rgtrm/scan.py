@@ -14,15 +14,16 @@ by *pointer jumping* (Hillis–Steele / Wyllie list ranking): after step :math:`
 composition of the :math:`2^s` steps behind it and a pointer :math:`2^s` instances back. A chain of length
 :math:`T` needs :math:`\lceil \log_2 T \rceil` steps of gathers and element-wise products, all nodes in
 parallel, with no Python loop over frames and no division by running products (which a
-``cumprod``/``cumsum`` closed form would need and which underflows once gates approach one).
+``cumprod``/``cumsum`` closed form would need and which underflows once gates approach one). A chain start
+points to itself with coefficient :math:`0`, so the running product of every node falls to zero once its
+pointer has passed the start of its chain: no sentinel row is needed, and a zero running product marks a
+finished node.
 
 :func:`linear_recurrence_loop` is the plain per-frame loop, kept as the slow reference for tests and
 benchmarks.
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 from torch import Tensor
@@ -36,7 +37,10 @@ def chain_steps(chain_length: int) -> int:
     """Pointer-jumping steps needed for chains of at most ``chain_length`` nodes: ``ceil(log2(T))``."""
     if chain_length < 0:
         raise RGTrmInputError("chain_length", chain_length, "must be >= 0")
-    return math.ceil(math.log2(chain_length)) if chain_length > 1 else 0
+    steps = 0
+    while (1 << steps) < chain_length:  # exact integer ceil(log2(T)), scriptable
+        steps += 1
+    return steps
 
 
 def _check(a: Tensor, b: Tensor, prev: Tensor) -> None:
@@ -46,75 +50,137 @@ def _check(a: Tensor, b: Tensor, prev: Tensor) -> None:
         raise RGTrmInputError("prev", tuple(prev.shape), f"must have one entry per row of a/b ({b.size(0)})")
 
 
-def _pointer_jump(coef: Tensor, acc: Tensor, ptr: Tensor, steps: int | None) -> tuple[Tensor, int]:
-    """Compose along pointers until every pointer reaches the sentinel (last row); returns ``(acc, steps)``.
+def _pointer_jump(
+    coef: Tensor,
+    acc: Tensor,
+    ptr: Tensor,
+    steps: int | None,
+    inplace: bool = False,
+    scratch: Tensor | None = None,
+) -> tuple[Tensor, int, Tensor]:
+    r"""Compose every node with the nodes behind it along ``ptr``; returns ``(acc, steps taken, scratch)``.
 
-    Each step composes every row's ``(coef, acc)`` with its pointee's and doubles the pointer. Rows carry a
-    sentinel as their last entry (``acc = 0``, pointing to itself). Differentiable when run under autograd.
+    On entry ``coef`` is :math:`a` with zeros at chain starts, ``acc`` is :math:`\mathbf{b}` and ``ptr`` the
+    predecessor, a chain start pointing to itself. Each step composes every node with its pointee and
+    doubles the pointer,
+
+    .. math::
+        \mathbf{acc}_i \leftarrow \mathbf{acc}_i + c_i\, \mathbf{acc}_{p_i}, \qquad
+        c_i \leftarrow c_i\, c_{p_i}, \qquad p_i \leftarrow p_{p_i},
+
+    so after :math:`s` steps :math:`c_i` is the product of the :math:`2^s` coefficients behind node
+    :math:`i`, which is zero once they reach past the chain start: a node with :math:`c_i = 0` is final
+    (its start's self-pointer then only adds :math:`0 \cdot \mathbf{acc}`, no sentinel row is needed).
+    ``steps=None`` runs until every :math:`c_i` is zero (one host sync per step).
+
+    Out of place (the default) it is differentiable under autograd. ``inplace=True`` (for the custom
+    autograd function) allocates at most two ``(N, D)`` tensors per call, the result and one gather buffer
+    (``scratch``: given, or allocated and returned for reuse), and updates ``acc`` and ``coef`` in place
+    after the first step; the gather is taken first, so every node reads its pointee's old value. Fresh
+    large tensors are expensive on CPU (their pages are faulted in on first touch): one per step was half
+    of the scan's time. Scriptable (``torch.jit.script``; ``inplace`` and ``scratch`` are then ignored).
     """
-    sentinel = ptr.numel() - 1
     done = 0
+    buf = acc
     while steps is None or done < steps:
-        if steps is None and not bool((ptr != sentinel).any()):
-            break
-        if steps is None and done > sentinel:
-            raise RGTrmInputError("prev", "cycle", "predecessor links must not form a cycle")
-        acc = torch.addcmul(acc, coef, acc.index_select(0, ptr))
-        coef = coef * coef.index_select(0, ptr)
+        if steps is None:
+            if not bool((coef != 0).any()):
+                break
+            if done > chain_steps(acc.size(0)):  # more steps than any acyclic chain of N nodes needs
+                raise RGTrmInputError("prev", "cycle", "predecessor links must not form a cycle")
+        if torch.jit.is_scripting() or not inplace or (done == 0 and scratch is None):
+            buf = acc.index_select(0, ptr)
+            acc = torch.addcmul(acc, buf, coef)  # the broadcast factor last: the fast kernel
+            coef = coef * coef.index_select(0, ptr)
+        elif done == 0 and scratch is not None:
+            buf = torch.index_select(acc, 0, ptr, out=scratch)
+            acc = torch.addcmul(acc, buf, coef)  # the broadcast factor last: the fast kernel
+            coef = coef * coef.index_select(0, ptr)
+        else:
+            torch.index_select(acc, 0, ptr, out=buf)
+            acc.addcmul_(buf, coef)
+            coef.mul_(coef.index_select(0, ptr))
         ptr = ptr.index_select(0, ptr)
         done += 1
-    if steps is not None and not torch.compiler.is_compiling() and bool((ptr != sentinel).any()):
-        raise RGTrmInputError("chain_length", f"{2**steps} or less", "is shorter than the longest predecessor chain")
-    return acc, done
+    if steps is not None and not _compiling() and bool((coef != 0).any()):
+        bound = str(1 << steps) + " or less"
+        raise RGTrmInputError("chain_length", bound, "is shorter than the longest predecessor chain")
+    return acc, done, buf
 
 
-def _with_sentinel(x: Tensor, fill: float = 0.0) -> Tensor:
-    return torch.cat([x, x.new_full((1, *x.shape[1:]), fill)], dim=0)
+def _compiling() -> bool:
+    """Whether the code is being traced by ``torch.compile`` (never true under TorchScript)."""
+    if torch.jit.is_scripting():
+        return False
+    return torch.compiler.is_compiling()
 
 
-def _pointers(prev: Tensor) -> Tensor:
-    """``prev`` with ``-1`` replaced by the sentinel index ``N``, plus the sentinel's own self-pointer."""
+def _start_mask(prev: Tensor, like: Tensor) -> Tensor:
+    """``prev < 0`` shaped ``(N, 1, ...)`` to broadcast against ``like``."""
+    return (prev < 0).view([-1] + [1] * (like.dim() - 1))
+
+
+def self_pointers(prev: Tensor) -> Tensor:
+    """``prev`` with every chain start (``-1``) pointing to itself (also the gather index of ``"paper"`` mode)."""
+    return torch.where(prev < 0, torch.arange(prev.numel(), device=prev.device), prev)
+
+
+def _to_successors(prev: Tensor, values: Tensor, fill: Tensor) -> Tensor:
+    r"""``out[prev[i]] = values[i]`` for every linked node :math:`i`, ``fill`` where no node continues a row.
+
+    One ``index_copy`` with static shapes (no boolean-mask indexing, so no data-dependent shape under
+    ``torch.compile``): chain starts write into a spare last row, which is dropped. On chains (every node the
+    predecessor of at most one) each row is written at most once.
+    """
     n = prev.numel()
-    sentinel = prev.new_full((1,), n)
-    return torch.cat([torch.where(prev < 0, sentinel, prev), sentinel])
+    target = torch.where(prev < 0, prev.new_full((), n), prev)
+    return torch.cat([fill, fill[:1]]).index_copy_(0, target, values)[:n]
 
 
 class _LinearScan(torch.autograd.Function):
     r"""Pointer-jumping scan with a hand-written backward.
 
     The adjoint of a chain recurrence is the same recurrence run backwards along the chains,
-    :math:`\tilde{g}_i = g_i + a_{\mathrm{next}(i)} \tilde{g}_{\mathrm{next}(i)}`, so the backward pass is one
-    more scan instead of autograd through every step's gathers and products (about half the work).
+    :math:`\tilde{\mathbf{g}}_i = \mathbf{g}_i + a_{\mathrm{next}(i)} \tilde{\mathbf{g}}_{\mathrm{next}(i)}`, so
+    the backward pass is one more scan instead of autograd through every step's gathers and products (about
+    half the work); then :math:`\partial L / \partial \mathbf{b}_i = \tilde{\mathbf{g}}_i` and
+    :math:`\partial L / \partial a_i = \tilde{\mathbf{g}}_i \cdot \mathbf{h}_{\mathrm{prev}(i)}` (zero at chain
+    starts), summed over the dimensions along which :math:`a` broadcasts.
     """
 
     @staticmethod
     def forward(ctx, a: Tensor, b: Tensor, prev: Tensor, steps: int | None) -> Tensor:  # type: ignore[override]
-        ptr = _pointers(prev)
-        acc, used = _pointer_jump(_with_sentinel(a), _with_sentinel(b), ptr, steps)
-        h = acc[:-1]
-        ctx.save_for_backward(a, h, prev)
+        start = _start_mask(prev, a)
+        coef = a.masked_fill(start, 0.0)
+        h, used, scratch = _pointer_jump(coef.clone(), b, self_pointers(prev), steps, inplace=True)
+        if used == 0:  # no step ran: h is b itself, and there is no gather buffer
+            h, scratch = h.clone(), h.new_empty(0)
+        ctx.save_for_backward(coef, h, prev)
+        # the gather buffer is kept for the backward scan as plain scratch (not version-checked, so a
+        # repeated backward may overwrite it): one fresh (N, D) tensor fewer per fwd + bwd, for the memory
+        # of one more activation between forward and backward
+        ctx.scratch = scratch
         ctx.steps = used
-        ctx.b_shape = b.shape
+        ctx.a_shape = a.shape
         return h
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None, None]:  # type: ignore[override]
-        a, h, prev = ctx.saved_tensors
+        coef, h, prev = ctx.saved_tensors
+        scratch = ctx.scratch
         n = prev.numel()
-        has_prev = prev >= 0
-        nxt = prev.new_full((n + 1,), n)  # successor of each node (unique along chains), sentinel if none
-        nxt[prev[has_prev]] = torch.arange(n, device=prev.device)[has_prev]
-        coef_next = _with_sentinel(a).index_select(0, nxt)  # a of the successor, 0 at chain ends
-        gtil, _ = _pointer_jump(coef_next, _with_sentinel(grad), nxt, ctx.steps)
-        gtil = gtil[:-1]
-        grad_a = grad_b = None
+        ar = torch.arange(n, device=prev.device)
+        nxt = _to_successors(prev, ar, ar)  # the node continuing each node, itself at chain ends
+        coef_next = _to_successors(prev, coef, torch.zeros_like(coef))  # a of the successor, 0 at chain ends
+        scratch = scratch if scratch.shape == grad.shape and scratch.dtype == grad.dtype else None
+        gtil, used, scratch = _pointer_jump(coef_next, grad, nxt, ctx.steps, inplace=True, scratch=scratch)
+        grad_a = None
         if ctx.needs_input_grad[0]:
-            h_prev = _with_sentinel(h).index_select(0, _pointers(prev)[:-1])  # h_{prev(i)}, 0 at chain starts
-            grad_a = (gtil * h_prev).sum_to_size(a.shape)
-        if ctx.needs_input_grad[1]:
-            grad_b = gtil.sum_to_size(ctx.b_shape)
-        return grad_a, grad_b, None, None
+            # h_{prev(i)} (h_i at chain starts, masked below), into the scan's gather buffer when it has one
+            h_prev = torch.index_select(h, 0, self_pointers(prev), out=scratch) if used else h[self_pointers(prev)]
+            grad_a = h_prev.mul_(gtil).sum_to_size(ctx.a_shape).masked_fill_(_start_mask(prev, coef), 0.0)
+        return grad_a, gtil if ctx.needs_input_grad[1] else None, None, None
 
 
 def linear_recurrence(a: Tensor, b: Tensor, prev: Tensor, chain_length: int | None = None) -> Tensor:
@@ -127,18 +193,25 @@ def linear_recurrence(a: Tensor, b: Tensor, prev: Tensor, chain_length: int | No
             When every node is the predecessor of at most one node (chains, as ``FrameInstanceBatch.inst_prev``
             gives), the backward pass is a reverse scan; otherwise (trees) autograd runs through the steps.
         chain_length: an upper bound on the number of nodes in any chain (e.g. the batch's largest frame
-            count). Given, the step count is static (friendly to ``torch.compile``); ``None`` iterates until
-            every pointer has reached a chain start (one host sync per step).
+            count). Given, the step count is static and nothing depends on the data's values (no host
+            sync, no data-dependent shape: ``torch.compile(fullgraph=True)`` traces forward and backward);
+            ``None`` iterates until every running product is zero (one host sync per step).
 
     Returns:
-        (N, ...) tensor ``h`` with the shape of ``b`` (differentiable in ``a`` and ``b``).
+        (N, ...) tensor ``h`` of the broadcast shape of ``a`` and ``b`` (differentiable in ``a`` and ``b``).
+
+    Raises:
+        RGTrmInputError: ``prev`` malformed or cyclic, or ``chain_length`` shorter than a chain (checked in
+            eager mode after the last step: one host sync).
     """
-    _check(a, b, prev)
     steps = chain_steps(chain_length) if chain_length is not None else None
-    if torch.compiler.is_compiling() or _is_chains(prev):
-        return _LinearScan.apply(a, b.expand(torch.broadcast_shapes(a.shape, b.shape)), prev, steps)
-    acc, _ = _pointer_jump(_with_sentinel(a), _with_sentinel(b), _pointers(prev), steps)
-    return acc[:-1]
+    if not torch.jit.is_scripting():
+        _check(a, b, prev)
+        if torch.compiler.is_compiling() or _is_chains(prev):
+            return _LinearScan.apply(a, b.expand(torch.broadcast_shapes(a.shape, b.shape)), prev, steps)
+    # trees, and TorchScript (which cannot compile a custom autograd function): autograd through the steps
+    coef = a.masked_fill(_start_mask(prev, a), 0.0)
+    return _pointer_jump(coef, b, self_pointers(prev), steps)[0]
 
 
 def _is_chains(prev: Tensor) -> bool:

@@ -27,6 +27,15 @@ finished trainings and evaluations are skipped.
     python benchmarks/paper/table4_cpu.py --root outputs/ds --steps 2000 --jobs 2
     python benchmarks/paper/table4_cpu.py --root outputs/ds --steps 2000 --jobs 2 --clip-times \\
         --results benchmarks/paper/results/table4_cpu_timed
+
+The shipped encoder's recurrence (eq. 4, issue 16): ``paper`` against ``scan`` only, on the clip-timed DSGs of
+the shipped recipe, trained side by side (one thread each) and evaluated on the same 96 test prompts; a second
+seed (``--seed 1``, its own runs ``t4t-<variant>-s1``) shows how much of a difference is run-to-run noise:
+
+    python benchmarks/paper/table4_cpu.py --root outputs/ds --steps 2000 --jobs 2 --clip-times \\
+        --variants dysen-vdm scan --results benchmarks/paper/results/recurrence_cpu_timed
+    python benchmarks/paper/table4_cpu.py --root outputs/ds --steps 2000 --jobs 2 --clip-times --seed 1 \\
+        --variants dysen-vdm scan --results benchmarks/paper/results/recurrence_cpu_timed_s1
 """
 
 from __future__ import annotations
@@ -84,6 +93,7 @@ def run_variant(name: str, args: argparse.Namespace) -> Path:
     spec = _timed(VARIANTS[name], name) if args.clip_times else VARIANTS[name]
     log = results / f"{name}.log"
     run = f"t4t-{name}" if args.clip_times and name != "wo-dysen" else f"t4-{name}"
+    run += f"-s{args.seed}" if args.seed else ""
     if spec.get("base"):  # the un-timed data folder the retimed one is made from
         base = spec["base"][spec["base"].index("--data-name") + 1]
         if not (root / base / "slots.safetensors").exists():
@@ -93,7 +103,8 @@ def run_variant(name: str, args: argparse.Namespace) -> Path:
         if not (root / data_name / "slots.safetensors").exists():
             _run([*recipe[:3], "data", *recipe[3:], *spec["data"]], log)
     if not (root / run / "pipeline" / "model_index.json").exists():
-        train = ["--name", run, "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--seed", "0"]
+        train = ["--name", run, "--steps", str(args.steps), "--batch-size", str(args.batch_size)]
+        train += ["--seed", str(args.seed)]
         train += ["--tune-prompts", str(args.tune_prompts)]
         _run([*recipe[:3], "denoiser", *recipe[3:], *train, *spec["train"]], log)
     out = results / f"{name}.json"
@@ -147,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=2, help="variants trained at once (one thread each)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--clip-times", action="store_true", help="DSG variants on clip-timed DSGs (the shipped recipe)")
+    p.add_argument("--seed", type=int, default=0, help="training seed; other than 0, runs are named <run>-s<seed>")
     args = p.parse_args(argv)
     results = Path(args.results)
     results.mkdir(parents=True, exist_ok=True)

@@ -144,13 +144,23 @@ def test_explain_edge_masks() -> None:
 
 @pytest.mark.slow
 def test_torch_compile_matches_eager() -> None:
+    """Inductor, one graph (``fullgraph=True``), forward and backward (the scan's backward has static shapes)."""
     graph = graph_of([rich_dsg()])
     x, ea = make_inputs(graph)
     conv = RGTrmConv(6, 4, heads=2, recurrence="scan", edge_dim=5)
-    compiled = torch.compile(conv)
-    args = (x, graph.edge_index, graph.prev_index, ea)
-    kwargs = {"dst_ptr": graph.dst_ptr, "chain_length": graph.chain_length}
-    torch.testing.assert_close(compiled(*args, **kwargs), conv(*args, **kwargs), atol=1e-5, rtol=1e-4)
+    torch._dynamo.reset()
+    try:
+        compiled = torch.compile(conv, fullgraph=True)
+        kwargs = {"dst_ptr": graph.dst_ptr, "chain_length": graph.chain_length}
+        results = []
+        for fn in (compiled, conv):
+            xi = x.clone().requires_grad_()
+            out = fn(xi, graph.edge_index, graph.prev_index, ea, **kwargs)
+            out.square().sum().backward()
+            results.append((out, xi.grad))
+    finally:
+        torch._dynamo.reset()
+    torch.testing.assert_close(results[0], results[1], atol=1e-5, rtol=1e-4)
 
 
 def test_empty_graph() -> None:
