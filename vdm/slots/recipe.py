@@ -271,7 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retime", default=None, help="data: the videos of this data folder, DSGs aligned to clip times")
     p.add_argument("--text-only", action="store_true", help="denoiser: the 'w/o Dysen' ablation")
     p.add_argument("--encoder", default="rgtrm", help="DSG encoder: rgtrm, rgnn, transformer, gat, gcn")
-    p.add_argument("--recurrence", default="paper", help="RGTrm eq. 4 mode: paper, scan, none")
+    p.add_argument(
+        "--recurrence",
+        default="scan",
+        help="RGTrm eq. 4 mode: scan (measured best on the video task, docs/training.md), paper, none",
+    )
     p.add_argument("--width", type=int, default=128)
     p.add_argument("--depth", type=int, default=4)
     p.add_argument("--batch-size", type=int, default=64)

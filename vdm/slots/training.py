@@ -44,7 +44,7 @@ class SlotTrainConfig:
     output_dir: str = "outputs/slot-model"
     use_dsg: bool = True
     encoder_arch: str = "rgtrm"
-    recurrence: str = "paper"
+    recurrence: str = "scan"
     encoder_hidden: int = 128
     encoder_layers: int = 2
     width: int = 128
