@@ -14,7 +14,7 @@ import table4_cpu
 def test_clip_timed_variants_read_retimed_data():
     timed = table4_cpu._timed(table4_cpu.VARIANTS["dysen-vdm"], "dysen-vdm")
     assert timed["data"] == ["--data-name", "data-timed", "--retime", "data"]
-    assert timed["train"] == ["--data-name", "data-timed"] and timed["base"] == []
+    assert timed["train"] == ["--recurrence", "paper", "--data-name", "data-timed"] and timed["base"] == []
     noimg = table4_cpu._timed(table4_cpu.VARIANTS["wo-imagination"], "wo-imagination")
     assert noimg["data"] == ["--data-name", "data-noimagine-timed", "--retime", "data-noimagine"]
     assert noimg["train"][noimg["train"].index("--data-name") + 1] == "data-noimagine-timed"
@@ -54,5 +54,5 @@ def test_recurrence_decision_runs_paper_and_scan_with_a_seed(tmp_path, monkeypat
     trains = [c for c in calls if "denoiser" in c]
     assert [c[c.index("--name") + 1] for c in trains] == ["t4t-dysen-vdm-s1", "t4t-scan-s1"]
     assert all(c[c.index("--seed") + 1] == "1" and "data-timed" in c for c in trains)
-    assert "--recurrence" not in trains[0] and trains[1][trains[1].index("--recurrence") + 1] == "scan"
+    assert [c[c.index("--recurrence") + 1] for c in trains] == ["paper", "scan"]
     assert not any("data" in c[3:4] for c in calls)  # the clip-timed data folder exists: no data stage
