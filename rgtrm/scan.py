@@ -88,12 +88,11 @@ def _pointer_jump(
                 break
             if done > chain_steps(acc.size(0)):  # more steps than any acyclic chain of N nodes needs
                 raise RGTrmInputError("prev", "cycle", "predecessor links must not form a cycle")
-        if torch.jit.is_scripting() or not inplace or (done == 0 and scratch is None):
-            buf = acc.index_select(0, ptr)
-            acc = torch.addcmul(acc, buf, coef)  # the broadcast factor last: the fast kernel
-            coef = coef * coef.index_select(0, ptr)
-        elif done == 0 and scratch is not None:
-            buf = torch.index_select(acc, 0, ptr, out=scratch)
+        if torch.jit.is_scripting() or not inplace or done == 0:
+            if not torch.jit.is_scripting() and inplace and scratch is not None:
+                buf = torch.index_select(acc, 0, ptr, out=scratch)
+            else:
+                buf = acc.index_select(0, ptr)
             acc = torch.addcmul(acc, buf, coef)  # the broadcast factor last: the fast kernel
             coef = coef * coef.index_select(0, ptr)
         else:
