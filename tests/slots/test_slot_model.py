@@ -221,25 +221,20 @@ def test_pipeline_input_errors(data):
         pipe(dsg=data.dsgs[0], num_inference_steps=1, noise_scale=0.0)
     with pytest.raises(PipelineInputError, match="guidance_scale"):
         pipe(dsg=data.dsgs[0], num_inference_steps=1, guidance_scale=float("nan"))
+
     # the noise scale is the sampling temperature: the same generator, half the initial noise
-    g = data.dsgs[0]
-    half = pipe(
-        dsg=g,
-        num_inference_steps=1,
-        noise_scale=0.5,
-        generator=torch.Generator().manual_seed(3),
-        guidance_scale=1.0,
-        output_type="latent",
-    ).frames
-    full = pipe(
-        dsg=g,
-        num_inference_steps=1,
-        noise_scale=1.0,
-        generator=torch.Generator().manual_seed(3),
-        guidance_scale=1.0,
-        output_type="latent",
-    ).frames
-    assert not torch.allclose(half, full)
+    def sample(scale: float) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(3)
+        return pipe(
+            dsg=data.dsgs[0],
+            num_inference_steps=1,
+            noise_scale=scale,
+            generator=gen,
+            guidance_scale=1.0,
+            output_type="latent",
+        ).frames
+
+    assert not torch.allclose(sample(0.5), sample(1.0))
     text_only = _tiny_pipeline(data, use_dsg=False)
     out = text_only(prompt="the red circle moves left", num_inference_steps=1, output_type="latent")
     assert out.frames.shape[2] == 4 and out.dsgs == [None]

@@ -34,7 +34,7 @@ from ..world.dataset import WorldDataset
 from ..world.render import render_batch
 from .autoencoder import SlotAutoencoder
 
-__all__ = ["SlotData", "build_slot_data", "clip_step_starts", "empty_slot", "world_golds"]
+__all__ = ["SlotData", "build_slot_data", "clip_step_starts", "empty_slot", "slot_world", "world_golds"]
 
 
 def empty_slot(ae: SlotAutoencoder, z: torch.Tensor) -> torch.Tensor:
@@ -167,6 +167,20 @@ def world_golds(captions: Sequence[str], dataset: WorldDataset) -> list[DynamicS
     return out
 
 
+def slot_world(
+    size: int,
+    *,
+    levels: Sequence[int] = (1, 2, 3),
+    config: WorldConfig | None = None,
+    split: str = "train",
+    seed: int = 0,
+    sample_size: int = 32,
+) -> WorldDataset:
+    """The world videos :func:`build_slot_data` renders (16 frames of ``sample_size``² unless ``config``)."""
+    config = config or WorldConfig(num_frames=16, height=sample_size, width=sample_size)
+    return WorldDataset(split, size, config=config, difficulty=list(levels), seed=seed)
+
+
 def build_slot_data(
     ae: SlotAutoencoder,
     size: int,
@@ -188,9 +202,8 @@ def build_slot_data(
     ``clip_times``: each planned DSG aligned to its clip's event times (:meth:`SlotData.with_clip_times`).
     ``text_encoder``: ``fn(captions) -> (states, mask)``; ``None`` keeps empty text tensors.
     """
-    config = config or WorldConfig(num_frames=16, height=ae.config.sample_size, width=ae.config.sample_size)
-    ds = WorldDataset(split, size, config=config, difficulty=list(levels), seed=seed)
-    zs, counts, captions, graphs, skipped = [], [], [], [], 0
+    ds = slot_world(size, levels=levels, config=config, split=split, seed=seed, sample_size=ae.config.sample_size)
+    zs, counts, captions, graphs, golds, skipped = [], [], [], [], [], 0
     for start in range(0, size, chunk):
         idx = list(range(start, min(size, start + chunk)))
         samples = ds.world.sample_batch([ds.seed_of(i) for i in idx])
@@ -201,8 +214,6 @@ def build_slot_data(
         for k, s in enumerate(samples):
             gold = prompted_gold(s.dsg)
             graph = planner.plan(s.text) if planner is not None else gold
-            if clip_times and planner is not None:
-                graph = dsg.align(graph, config.num_frames, step_starts=clip_step_starts(graph, gold))
             ids = [e.id for e in s.scene.entities]
             order = [e.id for e in graph.entities]
             if not set(order) <= set(ids) or not order or len(order) > max_slots:
@@ -214,6 +225,7 @@ def build_slot_data(
             counts.append(len(order))
             captions.append(s.text)
             graphs.append(graph)
+            golds.append(gold)
         if progress is not None:
             progress(min(size, start + chunk), size)
     z_all = torch.stack(zs)
@@ -231,4 +243,5 @@ def build_slot_data(
     else:
         text = torch.zeros(len(captions), 1, 1, dtype=torch.float16)
         text_mask = torch.zeros(len(captions), 1, dtype=torch.bool)
-    return SlotData(z_all, n, captions, graphs, text, text_mask, skipped)
+    data = SlotData(z_all, n, captions, graphs, text, text_mask, skipped)
+    return data.with_clip_times(golds) if clip_times and planner is not None else data

@@ -59,7 +59,7 @@ def stage_autoencoder(args: argparse.Namespace) -> None:
 def stage_data(args: argparse.Namespace) -> None:
     from ..pipelines import load_planner
     from .autoencoder import SlotAutoencoder
-    from .data import SlotData, build_slot_data, world_golds
+    from .data import SlotData, build_slot_data, slot_world, world_golds
 
     out = Path(args.out) / (args.data_name or "data")
     if (out / "slots.safetensors").exists():
@@ -71,7 +71,8 @@ def stage_data(args: argparse.Namespace) -> None:
     t0 = time.time()
     if args.retime:  # the videos of another data folder, their DSGs aligned to the clips' event times
         base = SlotData.load(Path(args.out) / args.retime)
-        data = base.with_clip_times(world_golds(base.captions, _train_world(args)))
+        world = slot_world(args.size, levels=args.levels, seed=args.seed)
+        data = base.with_clip_times(world_golds(base.captions, world))
         _save_data(data, out, args, kwargs, t0)
         return
     if args.replan:  # the videos of another data folder, planned again (no rendering, no text encoding)
@@ -97,15 +98,6 @@ def stage_data(args: argparse.Namespace) -> None:
         progress=progress,
     )
     _save_data(data, out, args, kwargs, t0)
-
-
-def _train_world(args: argparse.Namespace) -> Any:
-    """The world training videos ``data`` renders (the same split, size, levels and seed)."""
-    from ..world.config import WorldConfig
-    from ..world.dataset import WorldDataset
-
-    config = WorldConfig(num_frames=16, height=32, width=32)
-    return WorldDataset("train", args.size, config=config, difficulty=list(args.levels), seed=args.seed)
 
 
 def _save_data(data: Any, out: Path, args: argparse.Namespace, kwargs: dict[str, Any], t0: float) -> None:

@@ -22,7 +22,7 @@ from dsg import DynamicSceneGraph, EventSchedule, SceneGraph
 
 from ..world.config import WorldConfig
 from ..world.parser import WorldParser, score_video
-from .world_source import WorldSource, is_clean
+from .world_source import WorldSource, generate_videos, is_clean
 from .world_source import _nanmean as _mean
 
 __all__ = [
@@ -54,26 +54,6 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
     out["order_strict_multi"] = _mean([r["order_strict"] for r in rows if r["events"] >= 2])
     out["videos"] = float(len(rows))
     return out
-
-
-def _generate(
-    pipe: Any,
-    captions: list[str],
-    dsgs: list[Any] | None,
-    gen: torch.Generator,
-    steps: int,
-    guidance: float | None,
-    extra: dict[str, Any] | None = None,
-) -> torch.Tensor:
-    return pipe(
-        prompt=captions,
-        dsg=dsgs,
-        num_inference_steps=steps,
-        guidance_scale=guidance,
-        generator=gen,
-        output_type="pt",
-        **(extra or {}),
-    ).frames
 
 
 def strict_order_accuracy(pred: EventSchedule | None, gold: EventSchedule | None) -> float:
@@ -158,9 +138,9 @@ def evaluate_world_prompts(
             golds = [prompted_gold(g) for g in full]
             uses_dsg = getattr(pipe.denoiser, "uses_dsg", False)
             plans = (golds if dsg_source == "gold" else pipe.plan(captions)) if uses_dsg else None
-            level_rows += _rows(_generate(pipe, captions, plans, gen, steps, guidance, sampling), golds, parser)
+            level_rows += _rows(generate_videos(pipe, captions, plans, gen, steps, guidance, sampling), golds, parser)
             if swap and len(idx) > 1 and plans is not None:
-                videos = _generate(pipe, captions, plans[1:] + plans[:1], gen, steps, guidance, sampling)
+                videos = generate_videos(pipe, captions, plans[1:] + plans[:1], gen, steps, guidance, sampling)
                 swapped += _rows(videos, golds, parser)
                 follows += _rows(videos, golds[1:] + golds[:1], parser)
         rows += level_rows

@@ -204,15 +204,7 @@ def evaluate_on_world(
         idx = list(range(start, min(num, start + batch_size)))
         _, captions, golds = source.examples(idx)
         dsgs = golds if dsg_source == "gold" else None
-        out = pipe(
-            prompt=captions,
-            dsg=dsgs,
-            num_inference_steps=steps,
-            guidance_scale=guidance,
-            generator=gen,
-            output_type="pt",
-        )
-        for video, gold in zip(out.frames, golds):
+        for video, gold in zip(generate_videos(pipe, captions, dsgs, gen, steps, guidance), golds):
             sc = score_video(video, gold, parser=parser, value_range=(0.0, 1.0))
             rows.append(sc)
             clean += is_clean(sc.parsed, gold)
@@ -221,6 +213,28 @@ def evaluate_on_world(
     metrics["clean"] = clean / max(1, len(rows))
     metrics["videos"] = len(rows)
     return metrics
+
+
+def generate_videos(
+    pipe: Any,
+    captions: list[str],
+    dsgs: list[Any] | None,
+    gen: torch.Generator,
+    steps: int,
+    guidance: float | None,
+    extra: dict[str, Any] | None = None,
+) -> torch.Tensor:
+    """The pipeline's ``(B, F, 3, H, W)`` videos in ``[0, 1]`` for ``captions`` (and ``dsgs``, ``None``: its
+    planner), as every world evaluation draws them; ``extra``: further keyword arguments of the call."""
+    return pipe(
+        prompt=captions,
+        dsg=dsgs,
+        num_inference_steps=steps,
+        guidance_scale=guidance,
+        generator=gen,
+        output_type="pt",
+        **(extra or {}),
+    ).frames
 
 
 def _nanmean(xs: list[float]) -> float:
