@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from vdm.pipelines import DysenVDMPipeline
     from vdm.training.world_eval import prompted_gold
-    from vdm.training.world_source import WorldSource
+    from vdm.training.world_source import WorldSource, generate_videos
     from vdm.world.config import WorldConfig
     from vdm.world.parser import WorldParser, score_video
 
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         for start in range(0, count, 16):
             _, captions, full = source.examples(list(range(start, min(count, start + 16))))
             golds = [prompted_gold(g) for g in full]
-            videos = pipe(prompt=captions, generator=gen, output_type="pt").frames
+            videos = generate_videos(pipe, captions, None, gen, 20, None)  # planner, defaults
             for video, gold, caption in zip(videos, golds, captions):
                 parsed = score_video(video, gold, parser=parser, value_range=(0.0, 1.0)).parsed.schedule
                 want = collections.Counter((e.agent, e.predicate, e.target) for e in gold.schedule or [])
