@@ -8,10 +8,11 @@ counterparts of the text arguments. Parametrised tests run on both classes (``ki
 
 Checks of the mixins that do not apply, and why:
 
-* ``test_attention_slicing_forward_pass`` / ``test_xformers_attention_forwardGenerator_pass``: slicing and
-  xformers replace every attention processor of the backbone, which would remove the DSG fusion processors
-  (eq. 6) that carry the DSG into the model; the slot denoiser has no diffusers attention at all. xformers
-  also needs CUDA and a package this project does not install.
+* ``test_xformers_attention_forwardGenerator_pass``: xformers needs CUDA and a package this project does not
+  install. Attention slicing (``test_attention_slicing_forward_pass``) and the xformers switch itself are
+  checked at the end, in the form that matters here: diffusers replaces every attention processor, which would
+  drop the DSG fusion processors (eq. 6) and their weights; the pipelines keep them (the slot denoiser has no
+  diffusers attention, and says so).
 * ``test_vae_slicing`` / ``test_vae_tiling`` / ``test_freeu`` / ``test_fused_qkv_projections`` and
   ``test_StableDiffusionMixin_component``: ``StableDiffusionMixin`` features of a UNet + image VAE; neither
   pipeline is one (the slot "VAE" is a renderer of entity tokens).
@@ -745,3 +746,51 @@ def test_schedulers_shape(tokenizer: Any) -> None:
         assert torch.isfinite(out).all()
         shapes.add(tuple(out.shape))
     assert len(shapes) == 1
+
+
+# -- memory options: attention slicing and the xformers switch keep the DSG branch -----------------------------
+@pytest.mark.parametrize("backbone", ["latte", "unet3d"])
+def test_attention_slicing_keeps_the_dsg_fusion(backbone: str, tokenizer: Any) -> None:
+    from diffusers.models.attention_processor import Attention, AttnProcessor2_0, SlicedAttnProcessor
+
+    from vdm.fusion import DSGFusionAttnProcessor
+
+    parts = components("classic", tokenizer)
+    if backbone == "unet3d":
+        cfg = dict(PRESETS["unet3d-tiny"][1], cross_attention_dim=TEXT_DIM)
+        parts["denoiser"] = DSGVideoDenoiser("unet3d", cfg, dsg_dim=32, gate_init=1.0).eval()
+    pipe = DysenVDMPipeline(**parts, num_frames=F)
+    pipe.set_progress_bar_config(disable=True)
+    weights = {k: v.clone() for k, v in pipe.denoiser.state_dict().items()}
+    fusion = [m for m in pipe.denoiser.modules() if isinstance(m, DSGFusionAttnProcessor)]
+    plain, no_dsg = frames(pipe), frames(pipe, dsg=None, prompt=GRAPHS[0].text)
+    assert not torch.allclose(plain, no_dsg)  # the DSG matters in this pipeline
+
+    def processors() -> list[Any]:
+        return [m.processor for m in pipe.denoiser.modules() if isinstance(m, Attention)]
+
+    for size in ("auto", "max", 1):
+        pipe.enable_attention_slicing(size)
+        procs = processors()
+        assert all(isinstance(p.base_processor if p in fusion else p, SlicedAttnProcessor) for p in procs)
+        assert [p for p in procs if isinstance(p, DSGFusionAttnProcessor)] == fusion  # same objects, weights
+        assert torch.allclose(frames(pipe), plain, atol=1e-5)
+    assert pipe.denoiser.state_dict().keys() == weights.keys()
+    pipe.disable_attention_slicing()
+    assert all(isinstance(p.base_processor if p in fusion else p, AttnProcessor2_0) for p in processors())
+    # diffusers' xformers switch (off: plain processors, runs without xformers) used to drop the fusion weights
+    pipe.disable_xformers_memory_efficient_attention()
+    assert [p for p in processors() if isinstance(p, DSGFusionAttnProcessor)] == fusion
+    assert all(torch.equal(v, weights[k]) for k, v in pipe.denoiser.state_dict().items())
+    assert torch.allclose(frames(pipe), plain, atol=1e-5)
+    with pytest.raises(ValueError, match="slice_size"):
+        pipe.enable_attention_slicing("half")
+
+
+def test_attention_slicing_on_the_slot_pipeline_says_it_does_nothing(tokenizer: Any, caplog: Any) -> None:
+    pipe = make("slot", tokenizer)
+    before = frames(pipe)
+    with caplog.at_level("WARNING"):
+        pipe.enable_attention_slicing()
+    assert "no component has attention to slice" in caplog.text
+    assert torch.equal(frames(pipe), before)

@@ -10,7 +10,7 @@ from torch import nn
 
 from .processor import DSGFusionAttnProcessor, DSGFusionError, head_count
 
-__all__ = ["DSGFusion", "cross_attention_layers"]
+__all__ = ["DSGFusion", "cross_attention_layers", "keep_fusion_processors", "set_attention_slice"]
 
 
 def cross_attention_layers(backbone: nn.Module) -> dict[str, nn.Module]:
@@ -76,3 +76,54 @@ class DSGFusion:
 
     def gates(self) -> torch.Tensor:
         return torch.cat([p.gate.detach() for p in self.processors])
+
+
+@contextmanager
+def keep_fusion_processors(module: nn.Module) -> Iterator[None]:
+    """Within the block, diffusers calls that replace attention processors (attention slicing, xformers on and
+    off, default processors) replace only the *text attention* inside each DSG fusion processor of ``module``.
+
+    Such calls set a fresh processor on every ``Attention`` layer, and diffusers then drops the layer's
+    ``nn.Module`` processor together with its weights ("You are removing possibly trained weights"): the DSG
+    branch of eq. 6 would vanish without an error. On leaving the block every fusion processor that was
+    replaced wraps the new processor instead and is put back, with its weights and DSG condition.
+    """
+    from diffusers.models.attention_processor import Attention
+
+    held = [
+        (attn, attn.processor)
+        for attn in module.modules()
+        if isinstance(attn, Attention) and isinstance(attn.processor, DSGFusionAttnProcessor)
+    ]
+    try:
+        yield
+    finally:
+        for attn, fusion in held:
+            if attn.processor is not fusion:
+                fusion.base_processor = attn.processor
+                attn.set_processor(fusion)
+
+
+def set_attention_slice(module: nn.Module, slice_size: str | int | None) -> int:
+    """Sliced attention (diffusers' ``SlicedAttnProcessor``) in every ``Attention`` layer of ``module``, DSG
+    fusion kept (:func:`keep_fusion_processors`); returns the number of layers set.
+
+    Args:
+        slice_size: ``"auto"`` (half of each layer's heads at a time), ``"max"`` (one head at a time), a
+            number of heads per slice (capped at each layer's heads), or ``None`` (back to the default
+            processors).
+
+    Raises:
+        ValueError: any other ``slice_size``.
+    """
+    from diffusers.models.attention_processor import Attention
+
+    if not (slice_size in (None, "auto", "max") or (type(slice_size) is int and slice_size > 0)):
+        raise ValueError(f"slice_size must be 'auto', 'max', a positive int or None, got {slice_size!r}")
+    layers = [m for m in module.modules() if isinstance(m, Attention)]
+    with keep_fusion_processors(module):
+        for attn in layers:
+            heads = attn.sliceable_head_dim
+            size = {None: None, "auto": max(1, heads // 2), "max": 1}.get(slice_size, slice_size)  # type: ignore[arg-type]
+            attn.set_attention_slice(None if size is None else min(int(size), heads))
+    return len(layers)

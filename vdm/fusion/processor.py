@@ -36,6 +36,7 @@ those that do not forward ``cross_attention_kwargs`` (diffusers' Latte).
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
@@ -149,18 +150,36 @@ class DSGFusionAttnProcessor(nn.Module):
         states = dsg_states if dsg_states is not None else self._states
         mask = dsg_mask if dsg_states is not None else self._mask
         if states is None:
-            out = self.base_processor(attn, hidden_states, encoder_hidden_states, attention_mask, temb, **kwargs)
+            out = self._text_attention(attn, hidden_states, encoder_hidden_states, attention_mask, temb, kwargs)
         else:
             if hidden_states.dim() != 3:
                 raise DSGFusionError(
                     f"expected (batch, tokens, channels) hidden states, got {tuple(hidden_states.shape)}"
                 )
             fused = self.dsg_attention(hidden_states, states, mask)
-            text = self.base_processor(
-                attn, hidden_states + fused, encoder_hidden_states, attention_mask, temb, **kwargs
+            text = self._text_attention(
+                attn, hidden_states + fused, encoder_hidden_states, attention_mask, temb, kwargs
             )
             out = text + fused
         return out if hook is None else hook.post_forward(self, out)
+
+    def _text_attention(
+        self,
+        attn: Any,
+        hidden_states: torch.Tensor,
+        encoder_hidden_states: torch.Tensor | None,
+        attention_mask: torch.Tensor | None,
+        temb: torch.Tensor | None,
+        kwargs: dict[str, Any],
+    ) -> torch.Tensor:
+        """The wrapped processor, given only the arguments its signature takes (as ``Attention.forward`` does for
+        any processor): diffusers' sliced processor, for one, takes no ``temb``."""
+        params = inspect.signature(self.base_processor.__call__).parameters
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            kwargs = {k: v for k, v in kwargs.items() if k in params}
+        if temb is not None or "temb" in params:
+            kwargs["temb"] = temb
+        return self.base_processor(attn, hidden_states, encoder_hidden_states, attention_mask, **kwargs)
 
     # nn.Module defines __call__ -> forward; keep diffusers' calling convention on __call__ and make forward an alias
     forward = __call__

