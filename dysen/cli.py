@@ -46,6 +46,14 @@ def add_planner_arguments(parser: argparse.ArgumentParser, *, default_planner: s
     g.add_argument("--planner", choices=("rule", "llm"), default=default_planner, help="offline rules or an LLM")
     g.add_argument("--substeps", type=positive_int, default=1, help="rule planner: frames per step of v")
     g.add_argument("--no-imagination", action="store_true", help="Steps I-II only (ablation)")
+    g.add_argument(
+        "--overlap",
+        nargs="?",
+        const="default",
+        metavar="MODEL_JSON",
+        help="rule planner: let sentences overlap in time where no word says so (narrated paragraphs such as "
+        "ActivityNet's), with the shipped overlap model or a MODEL_JSON from fig9_calibrate_overlap.py",
+    )
     g.add_argument("--no-sliding-window", action="store_true", help="enrich segments independently (ablation)")
     g.add_argument("--no-polish", action="store_true", help="skip the global polish (ablation)")
     g.add_argument("--demos", type=Path, help="demonstration pool JSONL (default: the shipped pool)")
@@ -130,7 +138,12 @@ def build_planner(args: argparse.Namespace) -> Any:
     if args.planner == "rule":
         from .rule_based.planner import RuleBasedPlanner
 
-        return RuleBasedPlanner(imagine=not args.no_imagination, substeps=args.substeps)
+        overlap = None
+        if getattr(args, "overlap", None) is not None:
+            from .rule_based.overlap import OverlapModel
+
+            overlap = OverlapModel.default() if args.overlap == "default" else OverlapModel.load(args.overlap)
+        return RuleBasedPlanner(imagine=not args.no_imagination, substeps=args.substeps, overlap=overlap)
     from .demos import default_pool, load_pool
     from .llm.planner import LLMPlanner
 

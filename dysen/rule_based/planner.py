@@ -155,6 +155,8 @@ class RuleBasedPlanner:
     def plan_analysis(self, analysis: Analysis) -> DynamicSceneGraph:
         """Steps II-III from an :meth:`analyse` result."""
         meta = (("nlp", loaded_model_name() or "custom"), ("substeps", str(self.substeps)))
+        if self.overlap is not None:  # which model let sentences overlap (DSGs of levels 1-3 keep their bytes)
+            meta += (("overlap", str(self.overlap.meta.get("data", "custom overlap model"))),)
         prov = Provenance("RuleBasedPlanner", ("plan(rule-based)",), (), meta)
         k = self.substeps
         events = [replace(e, start=e.start * k, end=e.end * k) for e in analysis.events]

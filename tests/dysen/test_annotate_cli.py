@@ -178,3 +178,20 @@ def test_cli_train_and_eval_selector(tmp_path, server, monkeypatch, capsys, tiny
     scores = json.loads(capsys.readouterr().out.splitlines()[0])
     assert scores["selector"] == "policy" and scores["num_examples"] == 30
     assert scores["triplet"] > 0.8  # the oracle answers Step I like the rule-based planner
+
+
+def test_cli_overlap_option(tmp_path, capsys):
+    paragraph = "A man is standing in a gym talking to the camera. He grabs a rope. He pulls the rope down."
+    src = write_captions(tmp_path / "c.jsonl", [paragraph])
+    for flag, name in (([], "plain"), (["--overlap"], "overlap")):
+        assert cli.main(["annotate", str(src), str(tmp_path / f"{name}.jsonl"), "--no-progress", *flag]) == 0
+    plain = next(iter(read_annotations(tmp_path / "plain.jsonl").values()))
+    spanned = next(iter(read_annotations(tmp_path / "overlap.jsonl").values()))
+    # the shipped model lets grabbing go on while he pulls (the plain planner: one after the other)
+    assert plain["schedule"]["events"] != spanned["schedule"]["events"]
+    assert [e[3] for e in plain["schedule"]["events"]] == [e[3] for e in spanned["schedule"]["events"]]  # starts
+    assert "ActivityNet" in spanned["provenance"]["meta"]["overlap"] and "overlap" not in plain["provenance"]["meta"]
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "something else"}')
+    code = cli.main(["annotate", str(src), str(tmp_path / "o.jsonl"), "--overlap", str(bad)])
+    assert code == 2 and "bad.json: not an overlap model" in capsys.readouterr().err
