@@ -41,25 +41,14 @@ from paperbench.pipeline_fixes import prepare_pipeline
 from paperbench.planners import LookupPlanner, cached_plans, make_planner, unique
 from paperbench.report import Stat, line_panels, markdown_table, mean_std
 from paperbench.runs import Experiment, ExperimentError, Variant, device_name
-from paperbench.world_eval import score_prompts, world_prompts
-
-from vdm.world import Difficulty
+from paperbench.world_eval import CONCURRENCY, DETAILS, axis_difficulties, score_prompts, world_prompts
 
 HERE = Path(__file__).resolve().parent
 VARIANTS = (
     Variant("dysen-vdm", "Dysen-VDM", "dsg", "rule"),
     Variant("wo-dysen", "w/o Dysen (text only)", "text", None),
 )
-CONCURRENCY = (1, 2, 3)
-DETAILS = ("short", "medium", "long")
 METRICS = (("trirec", "TriRec"), ("order_accuracy", "Order acc."))
-
-
-def axis_difficulties() -> dict[str, Difficulty]:
-    """The prompt sets of axes (a) and (b), by name."""
-    out = {f"concurrency-{c}": Difficulty((3, 3), c, (2, 4)) for c in CONCURRENCY}
-    out.update({f"detail-{d}": Difficulty((3, 3), 1, (2, 3), detail=d) for d in DETAILS})
-    return out
 
 
 def _slug(text: str) -> str:

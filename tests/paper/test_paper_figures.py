@@ -39,7 +39,7 @@ def test_fig9_world_gold_matches_the_planner_on_easy_levels():
 
 def test_real_renders_score_perfectly_and_carry_prompt_attributes():
     prompts = world_prompts(Difficulty((3, 3), 2, (2, 4)), 3, num_frames=8, tag={"set": "x"})
-    rows = score_prompts(None, prompts)
+    rows = score_prompts(None, prompts, prompted=False)  # the full gold: the renders show every entity
     assert [r["trirec"] for r in rows] == [1.0] * 3 and all(r["clean"] == 1.0 for r in rows)
     assert all(r["num_events"] == 3 and r["concurrency"] in (1, 2) and r["set"] == "x" for r in rows)
     with pytest.raises(ValueError, match="dsg_source"):
