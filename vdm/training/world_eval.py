@@ -26,15 +26,17 @@ from .world_source import WorldSource, generate_videos, is_clean
 from .world_source import _nanmean as _mean
 
 __all__ = [
+    "VIDEO_SCORE_KEYS",
     "evaluate_world_prompts",
     "prompted_entities",
     "prompted_gold",
+    "score_videos",
     "strict_order_accuracy",
     "summarize",
     "tune_sampling",
 ]
 
-_KEYS = (
+VIDEO_SCORE_KEYS = (
     "trirec",
     "trirec_actions",
     "trirec_actions_video",
@@ -48,7 +50,7 @@ _KEYS = (
 
 def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
     """Means of the per-video scores; ``order_accuracy_multi`` over prompts with >= 2 events only."""
-    out = {k: _mean([r[k] for r in rows]) for k in _KEYS}
+    out = {k: _mean([r[k] for r in rows]) for k in VIDEO_SCORE_KEYS}
     out["clean"] = _mean([float(r["clean"]) for r in rows])
     out["order_accuracy_multi"] = _mean([r["order_accuracy"] for r in rows if r["events"] >= 2])
     out["order_strict_multi"] = _mean([r["order_strict"] for r in rows if r["events"] >= 2])
@@ -86,11 +88,14 @@ def strict_order_accuracy(pred: EventSchedule | None, gold: EventSchedule | None
     return right / total
 
 
-def _rows(videos: torch.Tensor, golds: Sequence[Any], parser: WorldParser) -> list[dict[str, Any]]:
+def score_videos(videos: torch.Tensor, golds: Sequence[Any], parser: WorldParser) -> list[dict[str, Any]]:
+    """One row per video ``(F, 3, H, W)`` in [0, 1]: :data:`VIDEO_SCORE_KEYS` of the world's parser against
+    its gold, ``clean``, the gold's number of ``events`` and ``order_strict``
+    (:func:`strict_order_accuracy`) — the per-video scoring of ``dysen-vdm evaluate``."""
     rows = []
     for video, gold in zip(videos, golds):
         sc = score_video(video, gold, parser=parser, value_range=(0.0, 1.0))
-        row: dict[str, Any] = {k: getattr(sc, k) for k in _KEYS}
+        row: dict[str, Any] = {k: getattr(sc, k) for k in VIDEO_SCORE_KEYS}
         row["clean"] = is_clean(sc.parsed, gold)
         row["events"] = len(gold.schedule or [])
         row["order_strict"] = strict_order_accuracy(sc.parsed.schedule, gold.schedule)
@@ -138,11 +143,12 @@ def evaluate_world_prompts(
             golds = [prompted_gold(g) for g in full]
             uses_dsg = getattr(pipe.denoiser, "uses_dsg", False)
             plans = (golds if dsg_source == "gold" else pipe.plan(captions)) if uses_dsg else None
-            level_rows += _rows(generate_videos(pipe, captions, plans, gen, steps, guidance, sampling), golds, parser)
+            videos = generate_videos(pipe, captions, plans, gen, steps, guidance, sampling)
+            level_rows += score_videos(videos, golds, parser)
             if swap and len(idx) > 1 and plans is not None:
                 videos = generate_videos(pipe, captions, plans[1:] + plans[:1], gen, steps, guidance, sampling)
-                swapped += _rows(videos, golds, parser)
-                follows += _rows(videos, golds[1:] + golds[:1], parser)
+                swapped += score_videos(videos, golds, parser)
+                follows += score_videos(videos, golds[1:] + golds[:1], parser)
         rows += level_rows
         result[f"level{level}"] = summarize(level_rows)
     result["all"] = summarize(rows)

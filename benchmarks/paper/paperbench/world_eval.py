@@ -20,15 +20,15 @@ from typing import Any
 
 import torch
 
-# ``_rows`` is the per-video scoring of ``dysen-vdm evaluate``: imported, not copied, so that the two agree
-from vdm.training.world_eval import _KEYS, _rows, prompted_gold
+# ``score_videos`` is the per-video scoring of ``dysen-vdm evaluate``: imported, not copied, so that the two agree
+from vdm.training.world_eval import VIDEO_SCORE_KEYS, prompted_gold, score_videos
 from vdm.training.world_source import generate_videos
 from vdm.world import Difficulty, WorldConfig, WorldDataset, WorldParser
 
 __all__ = ["CONCURRENCY", "DETAILS", "SCORE_KEYS", "Prompt", "axis_difficulties", "score_prompts", "world_prompts"]
 
 #: Per-video scores of every row (``order_strict`` is ``nan`` for fewer than two gold events).
-SCORE_KEYS: tuple[str, ...] = (*_KEYS, "order_strict", "clean")
+SCORE_KEYS: tuple[str, ...] = (*VIDEO_SCORE_KEYS, "order_strict", "clean")
 #: Fig. 5 (a): the most events allowed at once in a three-event prompt; (b): the caption details.
 CONCURRENCY: tuple[int, ...] = (1, 2, 3)
 DETAILS: tuple[str, ...] = ("short", "medium", "long")
@@ -121,7 +121,7 @@ def score_prompts(
         if parser is None:
             frames, height, width = videos.shape[1], videos.shape[-2], videos.shape[-1]
             parser = WorldParser(WorldConfig(num_frames=frames, height=height, width=width))
-        for row, p in zip(_rows(videos, golds, parser), chunk):
+        for row, p in zip(score_videos(videos, golds, parser), chunk):
             scores = {k: float(row[k]) for k in SCORE_KEYS}
             rows.append({**scores, "events": row["events"], "caption": p.caption, **p.attrs})
     return rows
