@@ -12,6 +12,7 @@ vocabulary files the wrong way) silently returns a 2-token tokenizer that maps e
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,9 @@ def check_tokenizer(tokenizer: Any, name: str = "tokenizer") -> None:
         raise TokenizerError(f"{name} maps different words to the same ids {ids}: its vocabulary is broken")
 
 
+log = logging.getLogger("vdm.text")
+
+
 @dataclass
 class TextEncoder:
     """A tokenizer + encoder pair producing ``(B, L, D)`` token states and a ``(B, L)`` mask."""
@@ -85,6 +89,21 @@ class TextEncoder:
     def dim(self) -> int:
         return int(self.model.config.hidden_size)
 
+    def _warn_truncated(self, prompts: list[str]) -> None:
+        """Log, as diffusers does for CLIP, what the text branch does not read of prompts longer than
+        ``max_length`` tokens (the planner still reads them whole): one warning per call, with the first cut."""
+        cuts = [ids for ids in self.tokenizer(prompts, truncation=False)["input_ids"] if len(ids) > self.max_length]
+        if cuts:
+            cut = self.tokenizer.decode(cuts[0][self.max_length - 1 : -1], skip_special_tokens=True)
+            log.warning(
+                "%d of %d prompts are longer than the text encoder's %d tokens; the text branch does not read "
+                "their end (first: %r)",
+                len(cuts),
+                len(prompts),
+                self.max_length,
+                cut,
+            )
+
     @torch.no_grad()
     def __call__(
         self,
@@ -96,8 +115,10 @@ class TextEncoder:
         encoder's own precision) and the ``(B, L)`` bool mask, both on ``device`` (default: the encoder's).
         The encoder runs where its weights are, so an encoder that is not a pipeline component (the built-in
         default) stays on the CPU while the pipeline runs elsewhere."""
+        prompts = list(prompts)
+        self._warn_truncated(prompts)
         enc = self.tokenizer(
-            list(prompts), padding="max_length", truncation=True, max_length=self.max_length, return_tensors="pt"
+            prompts, padding="max_length", truncation=True, max_length=self.max_length, return_tensors="pt"
         )
         home = next(self.model.parameters()).device
         device = torch.device(device) if device is not None else home

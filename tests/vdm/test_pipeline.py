@@ -91,10 +91,17 @@ def test_planner_specs():
         load_planner(object())
 
 
-def test_text_encoder_and_tokenizer_trap():
+def test_text_encoder_and_tokenizer_trap(caplog):
     te = TextEncoder.from_pretrained(max_length=16)
-    states, mask = te(["a red circle moves left", ""])
+    with caplog.at_level("WARNING", logger="vdm.text"):
+        states, mask = te(["a red circle moves left", ""])
     assert states.shape == (2, 16, 384) and mask[0].sum() > mask[1].sum()
+    assert not caplog.records
+    long = "a red circle moves left, then the blue square jumps, then the green triangle grows big"
+    with caplog.at_level("WARNING", logger="vdm.text"):
+        cut_states, _ = te([long])
+    assert len(caplog.records) == 1 and "(first: 'green triangle grows big')" in caplog.text
+    assert cut_states.shape == (1, 16, 384)
 
     class Stub:  # what CLIPTokenizer.from_pretrained("<hub id>") returns offline
         def __len__(self):
