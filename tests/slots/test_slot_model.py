@@ -317,6 +317,15 @@ def test_cli_generates_and_evaluates_with_a_slot_pipeline(data, tmp_path, capsys
     assert main([*cmd, "--swap", "--json", str(report)]) == 0
     result = json.loads(report.read_text())
     assert set(result) >= {"all", "level1", "level2", "swap", "swap_order_drop_multi"}
+    # several sampling seeds: mean and std entry by entry, each seed's result kept
+    seeds = tmp_path / "seeds.json"
+    assert main([*cmd, "--swap", "--seeds", "0", "1", "--json", str(seeds)]) == 0
+    many = json.loads(seeds.read_text())
+    assert many["seeds"] == [0, 1] and many["per_seed"]["0"] == result
+    runs = [many["per_seed"][k]["all"]["trirec"] for k in ("0", "1")]
+    assert many["mean"]["all"]["trirec"] == pytest.approx(sum(runs) / 2)
+    assert many["std"]["all"]["trirec"] == pytest.approx(abs(runs[0] - runs[1]) / 2**0.5)
+    assert "swap_order_drop_multi" in many["std"] and "± " in capsys.readouterr().out
     assert main([*cmd[:3], "--levels", "1", "2", "3", "--num", "2"]) == 2  # fewer prompts than levels
     assert "at least one prompt per level" in capsys.readouterr().err
 

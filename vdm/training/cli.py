@@ -168,6 +168,13 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=t.positive_int, default=20)
     p.add_argument("--guidance", type=t.finite_float, default=None, help="default: the pipeline's default_guidance")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        help="evaluate once per sampling seed and report mean ± std over them (the noise of one draw of 96 "
+        "prompts is several points); replaces --seed",
+    )
     p.add_argument("--batch-size", type=t.positive_int, default=16)
     p.add_argument("--json", help="also write the metrics as JSON here")
     p.add_argument("--device", default="cpu")
@@ -176,7 +183,7 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_evaluate(args: argparse.Namespace) -> None:
     from ..cli import CLIError, _load_pipeline
-    from .world_eval import evaluate_world_prompts
+    from .world_eval import evaluate_world_prompts, summarize_seeds
 
     if args.json:
         target = Path(args.json)
@@ -187,21 +194,36 @@ def run_evaluate(args: argparse.Namespace) -> None:
     pipe = _load_pipeline(args.model, None, getattr(args, "device", "cpu"), getattr(args, "trust_remote_code", False))
     if args.num < len(args.levels):
         raise CLIError(f"--num {args.num}: needs at least one prompt per level ({len(args.levels)} levels)")
-    result = evaluate_world_prompts(
-        pipe,
-        num=args.num,
-        levels=tuple(args.levels),
-        swap=args.swap,
-        dsg_source=args.dsg_source,
-        steps=args.steps,
-        guidance=args.guidance,
-        seed=args.seed,
-        batch_size=args.batch_size,
-    )
-    for group, metrics in result.items():
-        if not isinstance(metrics, dict):
-            print(f"{group}  {metrics:.3f}")
-            continue
-        print(f"[{group}] " + "  ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
+    seeds = args.seeds if getattr(args, "seeds", None) else [args.seed]
+    runs = {
+        seed: evaluate_world_prompts(
+            pipe,
+            num=args.num,
+            levels=tuple(args.levels),
+            swap=args.swap,
+            dsg_source=args.dsg_source,
+            steps=args.steps,
+            guidance=args.guidance,
+            seed=seed,
+            batch_size=args.batch_size,
+        )
+        for seed in seeds
+    }
+    if len(seeds) == 1:
+        result: dict[str, Any] = runs[seeds[0]]
+        for group, metrics in result.items():
+            if not isinstance(metrics, dict):
+                print(f"{group}  {metrics:.3f}")
+                continue
+            print(f"[{group}] " + "  ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
+    else:
+        mean, std = summarize_seeds(list(runs.values()))
+        result = {"seeds": seeds, "mean": mean, "std": std, "per_seed": {str(k): v for k, v in runs.items()}}
+        print(f"mean ± std over sampling seeds {seeds}")
+        for group, metrics in mean.items():
+            if not isinstance(metrics, dict):
+                print(f"{group}  {metrics:.3f} ± {std[group]:.3f}")
+                continue
+            print(f"[{group}] " + "  ".join(f"{k} {v:.3f} ± {std[group][k]:.3f}" for k, v in metrics.items()))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2), encoding="utf-8")

@@ -33,6 +33,7 @@ __all__ = [
     "score_videos",
     "strict_order_accuracy",
     "summarize",
+    "summarize_seeds",
     "tune_sampling",
 ]
 
@@ -56,6 +57,29 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
     out["order_strict_multi"] = _mean([r["order_strict"] for r in rows if r["events"] >= 2])
     out["videos"] = float(len(rows))
     return out
+
+
+def summarize_seeds(results: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Mean and sample standard deviation, entry by entry, of :func:`evaluate_world_prompts` results of the same
+    prompts drawn with different sampling seeds (NaN entries are left out; std 0 for a single result)."""
+    import statistics
+
+    def stats(values: list[float]) -> tuple[float, float]:
+        vals = [v for v in values if v == v]
+        if not vals:
+            return float("nan"), float("nan")
+        return statistics.fmean(vals), statistics.stdev(vals) if len(vals) > 1 else 0.0
+
+    mean: dict[str, Any] = {}
+    std: dict[str, Any] = {}
+    for key, first in results[0].items():
+        if isinstance(first, dict):
+            pairs = {k: stats([float(r[key][k]) for r in results]) for k in first}
+            mean[key] = {k: m for k, (m, _) in pairs.items()}
+            std[key] = {k: sd for k, (_, sd) in pairs.items()}
+        else:
+            mean[key], std[key] = stats([float(r[key]) for r in results])
+    return mean, std
 
 
 def strict_order_accuracy(pred: EventSchedule | None, gold: EventSchedule | None) -> float:
