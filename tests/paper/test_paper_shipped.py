@@ -39,7 +39,8 @@ def _tiny(data: Any, use_dsg: bool) -> SlotVDMPipeline:
         for p in module.parameters():
             p.add_(0.2 * torch.randn_like(p))
     pipe = build_slot_pipeline(module, ae, cfg)
-    pipe.register_to_config(default_guidance=GUIDANCE, default_noise_scale=NOISE)
+    # a 32-token text window, narrower than some Fig. 5 captions: the table's fits / over split has both sides
+    pipe.register_to_config(default_guidance=GUIDANCE, default_noise_scale=NOISE, max_text_length=32)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 

@@ -49,3 +49,25 @@ def test_default_model_draws_the_prompted_entities_and_follows_its_dsg(default_p
     out2 = default_pipe(PROMPT, dsg=edited, generator=torch.Generator().manual_seed(0), output_type="pt")
     parsed2 = parser.parse(out2.frames[0], value_range=(0.0, 1.0), cast=sorted(ids))
     assert "red circle" not in {o for sg in parsed2.frames for o in sg.objects}
+
+
+def test_the_text_window_reads_long_prompts_and_changes_nothing_for_short_ones(default_pipe, caplog):
+    """The shipped pipelines read 96 tokens at generation, the recipe trained with 32: a prompt that fits both
+    gives the same video (padding is masked), a longer one reaches the text branch whole."""
+    assert default_pipe.config.max_text_length == 96
+    narrow = SlotVDMPipeline.from_pipe(default_pipe, max_text_length=32)
+    same = [
+        p(PROMPT, generator=torch.Generator().manual_seed(0), output_type="latent").frames
+        for p in (default_pipe, narrow)
+    ]
+    assert torch.equal(*same)
+    long = (
+        "There is a big blue square, a tiny green triangle and a small red circle on the left. " + PROMPT + " The end."
+    )
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="vdm.text"):
+        default_pipe.encode_prompt(long, device="cpu", num_videos_per_prompt=1, do_classifier_free_guidance=False)
+    assert not [r for r in caplog.records if r.name == "vdm.text"]
+    with caplog.at_level("WARNING", logger="vdm.text"):
+        narrow.encode_prompt(long, device="cpu", num_videos_per_prompt=1, do_classifier_free_guidance=False)
+    assert "longer than the text encoder's 32 tokens" in caplog.text

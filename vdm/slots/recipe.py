@@ -39,6 +39,8 @@ def _threads(n: int | None) -> None:
 
 
 def _text_encoder() -> Any:
+    """The training text window: 32 tokens hold every level 1-3 caption (at most 28); the exported pipeline
+    reads up to ``SlotVDMPipeline``'s ``max_text_length`` at generation."""
     from ..text import TextEncoder
 
     return TextEncoder.from_pretrained(None, max_length=32)
