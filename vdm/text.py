@@ -89,18 +89,25 @@ class TextEncoder:
     def dim(self) -> int:
         return int(self.model.config.hidden_size)
 
+    @property
+    def window(self) -> int:
+        """Tokens read per prompt: ``max_length``, or fewer where the encoder has fewer positions."""
+        positions = getattr(getattr(self.model, "config", None), "max_position_embeddings", None)
+        return self.max_length if not isinstance(positions, int) else min(self.max_length, positions)
+
     def _warn_truncated(self, prompts: list[str]) -> None:
         """Log, as diffusers does for CLIP, what the text branch does not read of prompts longer than
         ``max_length`` tokens (the planner still reads them whole): one warning per call, with the first cut."""
-        cuts = [ids for ids in self.tokenizer(prompts, truncation=False)["input_ids"] if len(ids) > self.max_length]
+        window = self.window
+        cuts = [ids for ids in self.tokenizer(prompts, truncation=False)["input_ids"] if len(ids) > window]
         if cuts:
-            cut = self.tokenizer.decode(cuts[0][self.max_length - 1 : -1], skip_special_tokens=True)
+            cut = self.tokenizer.decode(cuts[0][window - 1 : -1], skip_special_tokens=True)
             log.warning(
                 "%d of %d prompts are longer than the text encoder's %d tokens; the text branch does not read "
                 "their end (first: %r)",
                 len(cuts),
                 len(prompts),
-                self.max_length,
+                window,
                 cut,
             )
 
@@ -118,7 +125,7 @@ class TextEncoder:
         prompts = list(prompts)
         self._warn_truncated(prompts)
         enc = self.tokenizer(
-            prompts, padding="max_length", truncation=True, max_length=self.max_length, return_tensors="pt"
+            prompts, padding="max_length", truncation=True, max_length=self.window, return_tensors="pt"
         )
         home = next(self.model.parameters()).device
         device = torch.device(device) if device is not None else home

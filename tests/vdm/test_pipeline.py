@@ -117,3 +117,15 @@ def test_guidance_with_multi_entity_frames(pipe):
     g = schedule_to_dsg(s, text="the red circle approaches the blue square")
     out = _run(pipe, dsg=[g, _graph()], guidance_scale=3.0)
     assert out.frames.shape[0] == 2 and np.isfinite(out.frames).all()
+
+
+def test_text_window_never_exceeds_the_encoders_positions():
+    from transformers import BertConfig, BertModel
+
+    tok = TextEncoder.from_pretrained().tokenizer
+    cfg = BertConfig(vocab_size=len(tok), hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                     intermediate_size=16, max_position_embeddings=16)  # fmt: skip
+    te = TextEncoder(tok, BertModel(cfg).eval(), max_length=96)
+    assert te.window == 16
+    states, mask = te(["a red circle moves left, then the blue square jumps, then the green triangle grows"])
+    assert states.shape == (1, 16, 8) and mask.all()
