@@ -123,7 +123,7 @@ def fig5_rows(pipe: Any, label: str, num: int, *, seed: int, steps: int, batch_s
     caption's length in the text encoder's tokens, ``truncated``: 1 when it is longer than the pipeline's text
     window (``max_text_length``; the encoder sees only its first tokens)."""
     size = int(pipe.vae.config.sample_size)
-    window = int(pipe.config.max_text_length)
+    window = pipe.text.window
     rows = []
     for name, difficulty in axis_difficulties().items():
         prompts = world_prompts(difficulty, num, num_frames=pipe.config.num_frames, resolution=size, tag={"set": name})
@@ -362,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         for label, _, p in pipes
     )
     settings = {k: getattr(args, k) for k in ("num", "fig7_num", "seed", "steps", "batch_size")}
-    windows = sorted({int(p.config.max_text_length) for _, _, p in pipes})
+    windows = sorted({p.text.window for _, _, p in pipes})
     settings |= {"sampling": sampling, "models": dict(models), "text_window": windows[0] if len(windows) == 1 else None}
     result: dict[str, Any] = {}
     if args.only in (None, "fig5"):

@@ -149,7 +149,8 @@ class RegressionTree:
     @classmethod
     def from_rows(cls, rows: Sequence[Sequence[float]], names: Sequence[str]) -> RegressionTree:
         for r in rows:
-            if len(r) != 5 or not (-1 <= int(r[0]) < len(names)) or not (-1 <= int(r[2]) < len(rows)):
+            children_ok = all(-1 <= int(c) < len(rows) for c in (r[2], r[3])) if len(r) == 5 else False
+            if not children_ok or not (-1 <= int(r[0]) < len(names)):
                 raise ValueError(f"not an overlap model: bad tree node {list(r)!r}")
         return cls(
             tuple(names[int(r[0])] if int(r[2]) >= 0 else "" for r in rows),

@@ -98,6 +98,8 @@ def test_model_files_of_both_formats_load_and_bad_trees_are_refused() -> None:
     assert model.probability({}) > 0.8  # an absent feature reads 0
     with pytest.raises(ValueError, match="bad tree node"):
         OverlapModel.from_dict({**tree, "trees": [[[0, 1.5, 7, 2, 0.0]]]})
+    with pytest.raises(ValueError, match="bad tree node"):  # a right child outside the tree
+        OverlapModel.from_dict({**tree, "trees": [[split[0][:3] + [7, 0.0], *split[1:]]]})
 
 
 def test_pair_counts_and_the_balanced_objective() -> None:

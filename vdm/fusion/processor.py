@@ -36,6 +36,7 @@ those that do not forward ``cross_attention_kwargs`` (diffusers' Latte).
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Any
 
@@ -44,6 +45,14 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["DSGFusionAttnProcessor", "DSGFusionError", "head_count"]
+
+
+@functools.cache
+def _accepted_arguments(processor: type) -> tuple[frozenset[str], bool]:
+    """The parameter names of a processor class's ``__call__`` and whether it also takes ``**kwargs``; read once
+    per class, not on every attention call."""
+    params = inspect.signature(processor.__call__).parameters
+    return frozenset(params), any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 class DSGFusionError(ValueError):
@@ -174,8 +183,8 @@ class DSGFusionAttnProcessor(nn.Module):
     ) -> torch.Tensor:
         """The wrapped processor, given only the arguments its signature takes (as ``Attention.forward`` does for
         any processor): diffusers' sliced processor, for one, takes no ``temb``."""
-        params = inspect.signature(self.base_processor.__call__).parameters
-        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        params, any_kwargs = _accepted_arguments(type(self.base_processor))
+        if not any_kwargs:
             kwargs = {k: v for k, v in kwargs.items() if k in params}
         if temb is not None or "temb" in params:
             kwargs["temb"] = temb

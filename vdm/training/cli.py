@@ -181,6 +181,22 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     _trust(p)
 
 
+def _print_metrics(values: dict[str, Any], std: dict[str, Any] | None = None) -> None:
+    """One line per metric group (``[group] name value ...``; scalars as ``name value``), ``± std`` beside each
+    value when ``std`` (same shape) is given."""
+
+    def fmt(value: float, spread: float | None) -> str:
+        return f"{value:.3f}" if spread is None else f"{value:.3f} ± {spread:.3f}"
+
+    for group, metrics in values.items():
+        spread = None if std is None else std[group]
+        if not isinstance(metrics, dict):
+            print(f"{group}  {fmt(metrics, spread)}")
+            continue
+        cells = (f"{k} {fmt(v, None if spread is None else spread[k])}" for k, v in metrics.items())
+        print(f"[{group}] " + "  ".join(cells))
+
+
 def run_evaluate(args: argparse.Namespace) -> None:
     from ..cli import CLIError, _load_pipeline
     from .world_eval import evaluate_world_prompts, summarize_seeds
@@ -211,19 +227,11 @@ def run_evaluate(args: argparse.Namespace) -> None:
     }
     if len(seeds) == 1:
         result: dict[str, Any] = runs[seeds[0]]
-        for group, metrics in result.items():
-            if not isinstance(metrics, dict):
-                print(f"{group}  {metrics:.3f}")
-                continue
-            print(f"[{group}] " + "  ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
+        _print_metrics(result)
     else:
         mean, std = summarize_seeds(list(runs.values()))
         result = {"seeds": seeds, "mean": mean, "std": std, "per_seed": {str(k): v for k, v in runs.items()}}
         print(f"mean ± std over sampling seeds {seeds}")
-        for group, metrics in mean.items():
-            if not isinstance(metrics, dict):
-                print(f"{group}  {metrics:.3f} ± {std[group]:.3f}")
-                continue
-            print(f"[{group}] " + "  ".join(f"{k} {v:.3f} ± {std[group][k]:.3f}" for k, v in metrics.items()))
+        _print_metrics(mean, std)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2), encoding="utf-8")
